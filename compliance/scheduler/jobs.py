@@ -1,0 +1,60 @@
+"""The job table and the scheduler loop. Each job is one service call, also a CLI command."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from flask import Flask
+
+from compliance.audit import services as audit
+
+log = logging.getLogger(__name__)
+
+
+class Job(NamedTuple):
+    id: str  # stable, so a restart replaces the job instead of adding a copy
+    func: Callable[[], object]
+    trigger: BaseTrigger
+    description: str
+
+
+def verify_audit_chain() -> None:
+    """Log loudly if the audit trail no longer verifies."""
+    report = audit.verify_chain()
+    if report.intact:
+        log.info("audit trail intact: %d events", report.checked)
+    else:
+        log.error("audit trail broken at event %s: %s", report.first_broken_id, report.reason)
+
+
+def job_table(config: Mapping[str, Any]) -> list[Job]:
+    nightly = CronTrigger(hour=config["SCHEDULER_AUDIT_VERIFY_HOUR"], minute=0, timezone="UTC")
+    return [
+        Job("audit-verify", verify_audit_chain, nightly, "Check the audit trail's hash chain"),
+    ]
+
+
+def run(app: Flask) -> None:
+    """Run every job on its trigger until interrupted."""
+    scheduler = BlockingScheduler(timezone="UTC")
+    # coalesce: a backlog after downtime runs once; max_instances: never two copies at once.
+    options = {"replace_existing": True, "coalesce": True, "max_instances": 1}
+    for job in job_table(app.config):
+        scheduler.add_job(_in_app_context(app, job.func), job.trigger, id=job.id, **options)
+        log.info("scheduled %s: %s (%s)", job.id, job.description, job.trigger)
+    scheduler.start()
+
+
+def _in_app_context(app: Flask, func: Callable[[], object]) -> Callable[[], None]:
+    @functools.wraps(func)  # keeps the job's real name in APScheduler's log lines
+    def run_job() -> None:
+        with app.app_context():
+            func()
+
+    return run_job
