@@ -105,7 +105,13 @@ SCHEMA: dict[str, Any] = {
                     "propertyNames": _CODE,
                     "additionalProperties": _THRESHOLD,
                 },
-                "children": _enum(CHILD_ACCESS),
+                # One value, or a list meaning any of them (COPPA: directed OR known).
+                "children": {
+                    "oneOf": [
+                        _enum(CHILD_ACCESS),
+                        {"type": "array", "minItems": 1, "items": _enum(CHILD_ACCESS)},
+                    ]
+                },
                 "features": {"type": "array", "minItems": 1, "items": _enum(FEATURES)},
                 "company_size_exempt": {
                     "type": "array",
