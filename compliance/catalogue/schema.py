@@ -52,7 +52,7 @@ CHILD_ACCESS = ("directed", "likely", "known")
 COMPANY_SIZES = ("micro", "small", "medium", "large")
 
 # Kinds of file, told apart by their top-level key; an instrument file has a "slug".
-LIST_KINDS = ("topics", "jurisdictions", "regulators", "controls", "mappings")
+LIST_KINDS = ("topics", "jurisdictions", "regulators", "controls", "mappings", "feeds")
 
 _SLUG = {"type": "string", "pattern": "^[a-z0-9]+(-[a-z0-9]+)*$", "maxLength": 120}
 _TEXT = {"type": "string", "minLength": 1}
@@ -209,6 +209,19 @@ SCHEMA: dict[str, Any] = {
                 "strength": {"type": "integer", "minimum": 1, "maximum": 10},
                 "rationale": _enum(RATIONALE_TYPES),
                 "coverage": _enum(COVERAGES),
+                "note": _TEXT,
+            },
+        ),
+        "feed": _record(
+            ["name", "url", "regulator", "jurisdiction", "confirmed"],
+            {
+                "name": _TEXT,
+                "url": _URL,
+                "regulator": _SLUG,
+                "jurisdiction": _CODE,
+                # True only when the URL was read off the publisher's own pages.
+                "confirmed": {"type": "boolean"},
+                "interval_minutes": {"type": "integer", "minimum": 15, "maximum": 10080},
                 "note": _TEXT,
             },
         ),

@@ -54,6 +54,7 @@ class Catalogue:
     instruments: dict[str, Entry] = field(default_factory=dict)
     controls: dict[str, Entry] = field(default_factory=dict)
     mappings: dict[tuple[str, str], Entry] = field(default_factory=dict)
+    feeds: dict[str, Entry] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     files: int = 0
 
@@ -177,6 +178,7 @@ _RECORD_KEYS = {
     "jurisdictions": "code",
     "regulators": "slug",
     "controls": "code",
+    "feeds": "url",
 }
 
 
@@ -259,6 +261,11 @@ def _check_references(catalogue: Catalogue) -> None:
             missing(entry, (*entry.where, "jurisdiction"), "jurisdiction", entry.data["jurisdiction"])
     for entry in catalogue.instruments.values():
         _check_instrument_references(catalogue, entry, missing)
+    for entry in catalogue.feeds.values():
+        if entry.data["regulator"] not in catalogue.regulators:
+            missing(entry, (*entry.where, "regulator"), "regulator", entry.data["regulator"])
+        if entry.data["jurisdiction"] not in catalogue.jurisdictions:
+            missing(entry, (*entry.where, "jurisdiction"), "jurisdiction", entry.data["jurisdiction"])
     obligations = catalogue.obligation_paths()
     for (obligation, control), entry in catalogue.mappings.items():
         if obligation not in obligations:
