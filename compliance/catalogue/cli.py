@@ -12,6 +12,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from compliance.catalogue import loader
+from compliance.catalogue.stats import catalogue_stats
 from compliance.catalogue.validation import catalogue_files
 
 cli = AppGroup("catalogue", help="Check and load the regulation catalogue.")
@@ -75,3 +76,29 @@ def load_command(directory: Path | None) -> None:
         click.echo(f"  {line}")
     for item in report.kept_local:
         click.echo(f"  kept the app's edits to {item} (the library's version changed)")
+
+
+@cli.command("stats")
+def stats_command() -> None:
+    """Print counts by level, jurisdiction, status and topic, and the mapping coverage."""
+    stats = catalogue_stats()
+    click.echo(
+        f"{stats.instruments} instruments and {stats.obligations} obligations in "
+        f"{stats.jurisdictions} jurisdictions; {stats.controls} controls, "
+        f"{stats.mappings} mappings."
+    )
+    for title, table in (
+        ("By level", stats.by_level),
+        ("By jurisdiction", stats.by_jurisdiction),
+        ("By status", stats.by_status),
+        ("By topic", stats.by_topic),
+    ):
+        click.echo(f"\n{title + ':':36} {'instruments':>11}  {'obligations':>11}")
+        for name, (instruments, obligations) in table.items():
+            click.echo(f"  {name:34} {instruments:>11}  {obligations:>11}")
+    cover = stats.coverage
+    click.echo(
+        f"\nCoverage of binding instruments' obligations: {cover.mapped} of "
+        f"{cover.needing_control} that need a control are mapped ({cover.ratio:.1%}); "
+        f"{cover.no_control} more need no control (reason given); {cover.obligations} in all."
+    )
