@@ -8,7 +8,17 @@ from typing import Any
 
 from flask import Flask
 
-from compliance import api, audit, auth, catalogue, dashboard, errors, mapping, scheduler
+from compliance import (
+    api,
+    audit,
+    auth,
+    catalogue,
+    dashboard,
+    errors,
+    mapping,
+    scheduler,
+    templating,
+)
 from compliance.config import DefaultConfig
 from compliance.extensions import bootstrap, csrf, db, login_manager, migrate
 
@@ -35,6 +45,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     bootstrap.init_app(app)
     for domain in DOMAINS:
         domain.init_app(app)  # its blueprint, CLI group and signal handlers
+    templating.init_app(app)
     errors.register_handlers(app)
     return app
 

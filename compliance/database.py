@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from typing import Any
 
-from datetime import UTC, datetime
-
-from sqlalchemy import Connection, DateTime, Dialect, Enum, event
+from sqlalchemy import Connection, DateTime, Dialect, Enum, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 
@@ -47,6 +46,17 @@ def begin_write() -> None:
         # Whatever was read so far came from a read transaction; a write must see fresh rows.
         session.commit()
     session.connection(execution_options={WRITE_OPTION: True})
+
+
+def hold_lock(key: int) -> None:
+    """Make writers that hold the same key take turns until their transaction ends.
+
+    Call after begin_write. SQLite's BEGIN IMMEDIATE already admits one writer at a time; on
+    PostgreSQL a check-then-insert needs a transaction-scoped advisory lock to be safe.
+    """
+    session = db.session()
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 class UTCDateTime(TypeDecorator[datetime]):

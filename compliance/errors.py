@@ -38,9 +38,15 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
-def json_error(status: int, message: str, details: list[str] | None = None) -> ResponseReturnValue:
+def json_error(
+    status: int,
+    message: str,
+    details: list[str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> ResponseReturnValue:
     """Shape every API error the same way: {"error": {"status", "message", "details"}}."""
-    return {"error": {"status": status, "message": message, "details": details or []}}, status
+    body = {"error": {"status": status, "message": message, "details": details or []}}
+    return body, status, headers or {}
 
 
 def register_handlers(app: Flask) -> None:
@@ -51,7 +57,9 @@ def register_handlers(app: Flask) -> None:
         status = error.code or 500
         message = error.description or error.name
         if _wants_json():
-            return json_error(status, message)
+            # Keep the exception's own headers (Allow on a 405, WWW-Authenticate on a 401).
+            headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+            return json_error(status, message, headers=headers)
         template = f"errors/{status}.html" if status in (403, 404, 500) else "errors/generic.html"
         return render_template(template, error=error, status=status), status
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask_bootstrap import Bootstrap5
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -29,3 +31,10 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 bootstrap = Bootstrap5()
+
+# Flask-SQLAlchemy builds db.Model at run time, so type checkers cannot see its base; models
+# subclass Model, which is db.Model when running and the typed Base when checking.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model

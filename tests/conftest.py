@@ -115,6 +115,7 @@ def make_user(app: Flask) -> Callable[..., User]:
                 team=team,
                 actor=Actor.system("test"),
             )
+            db.session.refresh(user)  # the commit expired it; load it before detaching
             db.session.expunge(user)
             return user
 

@@ -10,13 +10,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from compliance.clock import utcnow
 from compliance.database import UTCDateTime
-from compliance.extensions import db
+from compliance.extensions import Model
 
 if TYPE_CHECKING:
     from compliance.auth.models import User
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -6,14 +6,15 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import event, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, event, func, select, text
+from sqlalchemy.orm import Session, SessionTransaction
 
 from compliance.audit.models import AuditEvent
 from compliance.clock import utcnow
+from compliance.errors import Invalid
 from compliance.extensions import db
 
 GENESIS_HASH = "0" * 64
@@ -114,10 +115,17 @@ def record(
     return audit_event
 
 
-@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_transaction_end")
+def _forget_last_hash_at_end(session: Session, transaction: SessionTransaction) -> None:
+    # However the unit of work ends (commit, rollback, or a close without either), the next
+    # one must read the last stored hash: a cached one may name an event never stored.
+    if transaction.parent is None:
+        session.info.pop(_LAST_HASH, None)
+
+
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_last_hash(session: Session, *_args: object) -> None:
-    session.info.pop(_LAST_HASH, None)
+    session.info.pop(_LAST_HASH, None)  # also a rolled-back savepoint
 
 
 def _events_in_order(batch: int = 1000) -> Iterator[AuditEvent]:
@@ -136,11 +144,95 @@ def verify_chain() -> ChainReport:
     """Recompute every hash in order; name the first event whose hash or link is wrong."""
     expected_prev = GENESIS_HASH
     checked = 0
-    for event in _events_in_order():
-        if event.prev_hash != expected_prev:
-            return ChainReport(checked, event.id, "its link to the previous event is broken")
-        if _event_hash(event) != event.hash:
-            return ChainReport(checked, event.id, "its content does not match its hash")
-        expected_prev = event.hash
+    for audit_event in _events_in_order():
+        if audit_event.prev_hash != expected_prev:
+            return ChainReport(checked, audit_event.id, "its link to the previous event is broken")
+        if _event_hash(audit_event) != audit_event.hash:
+            return ChainReport(checked, audit_event.id, "its content does not match its hash")
+        expected_prev = audit_event.hash
         checked += 1
     return ChainReport(checked, None)
+
+
+# -- reads for the audit trail page and the dashboard ----------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Filters of the audit trail page; empty means "any"."""
+
+    action: str = ""  # a prefix: "mapping." or "catalogue.regulation"
+    entity_type: str = ""
+    actor: str = ""  # part of the actor's label (an e-mail, "catalogue loader")
+    from_on: date | None = None
+    to_on: date | None = None  # inclusive
+
+    @classmethod
+    def from_args(cls, args: Any) -> AuditFilter:
+        """Build from query arguments; a malformed or reversed date range is refused."""
+        problems = []
+        dates: dict[str, date | None] = {}
+        for name in ("from", "to"):
+            value = (args.get(name) or "").strip()
+            try:
+                dates[name] = date.fromisoformat(value) if value else None
+            except ValueError:
+                problems.append(f"'{name}' must be a date written YYYY-MM-DD")
+                dates[name] = None
+        if dates["from"] and dates["to"] and dates["from"] > dates["to"]:
+            problems.append("'from' must not be after 'to'")
+        if problems:
+            raise Invalid("Unknown filter value: " + "; ".join(problems) + ".", details=problems)
+        return cls(
+            action=(args.get("action") or "").strip()[:80],
+            entity_type=(args.get("entity_type") or "").strip()[:40],
+            actor=(args.get("actor") or "").strip()[:254],
+            from_on=dates["from"],
+            to_on=dates["to"],
+        )
+
+    def as_args(self) -> dict[str, str]:
+        args = {
+            "action": self.action,
+            "entity_type": self.entity_type,
+            "actor": self.actor,
+            "from": self.from_on.isoformat() if self.from_on else "",
+            "to": self.to_on.isoformat() if self.to_on else "",
+        }
+        return {name: value for name, value in args.items() if value}
+
+
+def _starting_with(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def events_query(filters: AuditFilter) -> Select[tuple[AuditEvent]]:
+    """Audit events matching filters, newest first."""
+    query: Select[tuple[AuditEvent]] = select(AuditEvent)
+    if filters.action:
+        query = query.where(AuditEvent.action.like(_starting_with(filters.action), escape="\\"))
+    if filters.entity_type:
+        query = query.where(AuditEvent.entity_type == filters.entity_type)
+    if filters.actor:
+        pattern = "%" + _starting_with(filters.actor.lower())
+        query = query.where(func.lower(AuditEvent.actor_label).like(pattern, escape="\\"))
+    if filters.from_on:
+        query = query.where(AuditEvent.at >= _midnight(filters.from_on))
+    if filters.to_on:
+        query = query.where(AuditEvent.at < _midnight(filters.to_on + timedelta(days=1)))
+    return query.order_by(AuditEvent.id.desc())
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def entity_types() -> list[str]:
+    """The kinds of entity the trail has events about, for the filter menu."""
+    query = select(AuditEvent.entity_type).distinct().order_by(AuditEvent.entity_type)
+    return list(db.session.scalars(query))
+
+
+def recent_events(action_prefix: str, *, limit: int = 10) -> list[AuditEvent]:
+    """The latest events whose action starts with action_prefix, newest first."""
+    return list(db.session.scalars(events_query(AuditFilter(action=action_prefix)).limit(limit)))

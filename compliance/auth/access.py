@@ -28,10 +28,11 @@ def install_access_rules(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
 
-    @login_manager.user_loader
     def load_user(user_id: str) -> User | None:
         user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
         return user if user is not None and user.active else None
+
+    login_manager.user_loader(load_user)
 
     @app.before_request
     def require_login() -> ResponseReturnValue | None:
@@ -40,12 +41,14 @@ def install_access_rules(app: Flask) -> None:
         The API authenticates with bearer tokens instead (compliance.api.auth).
         """
         endpoint = request.endpoint or ""
-        if endpoint.startswith("api.") or endpoint in PUBLIC_ENDPOINTS:
+        # By path, not endpoint: an unknown /api/ URL has none, yet must get a JSON 404.
+        if request.path.startswith("/api/") or endpoint in PUBLIC_ENDPOINTS:
             return None
         if not _has_users(app):
             return redirect(url_for("auth.setup"))
         if not current_user.is_authenticated:
-            return login_manager.unauthorized()
+            response: ResponseReturnValue = login_manager.unauthorized()
+            return response
         return None
 
     @app.context_processor

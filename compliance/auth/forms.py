@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, IntegerField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
 
 from compliance.auth.models import ROLES
 
-ROLE_CHOICES = [(role, role.title()) for role in ROLES]
+ROLE_CHOICES = [SelectChoice(role, role.title()) for role in ROLES]
 
 
 class LoginForm(FlaskForm):
@@ -39,7 +40,8 @@ class UserEditForm(FlaskForm):
     name = StringField("Name", validators=[Optional(), Length(max=200)])
     role = SelectField("Role", choices=ROLE_CHOICES)
     team = StringField(
-        "Team", validators=[Optional(), Length(max=120)],
+        "Team",
+        validators=[Optional(), Length(max=120)],
         description="Managers see the controls whose owner team matches this.",
     )
     active = BooleanField("Active")

@@ -10,18 +10,22 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from compliance.audit.services import Actor, record
 from compliance.auth.models import ROLES, ApiToken, LoginAttempt, User
 from compliance.auth.passwords import hash_password, needs_rehash, verify_password
 from compliance.clock import utcnow
-from compliance.database import begin_write
+from compliance.database import begin_write, hold_lock
 from compliance.errors import Conflict, Invalid, NotFound
 from compliance.extensions import db
 
-TOKEN_PREFIX = "cmp_"
+TOKEN_PREFIX = "cmp_"  # noqa: S105 (a label that marks our tokens, not a secret)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 LOGIN_FAILED_MESSAGE = "Unknown e-mail or wrong password."
+# Advisory lock keys (any constants): checks that must not interleave on PostgreSQL.
+_FIRST_RUN_LOCK_KEY = 8_477_002
+_ADMINS_LOCK_KEY = 8_477_003
 
 
 class LoginThrottled(Invalid):
@@ -71,54 +75,73 @@ def create_user(
     """Add an account; e-mails are unique regardless of case."""
     email = normalise_email(email)
     _check_new_user(email, role, password)
-    begin_write()
-    if db.session.scalar(select(User.id).filter_by(email=email)) is not None:
-        db.session.rollback()
-        raise Conflict(f"A user with e-mail {email} already exists.")
     user = User(
         email=email,
         name=name.strip(),
         role=role,
         team=team.strip(),
-        password_hash=hash_password(password),
+        password_hash=hash_password(password),  # before the write: hashing takes a while
     )
-    db.session.add(user)
-    db.session.flush()
-    record(actor, "user.created", "user", user.id, summary=email, after=_user_snapshot(user))
-    db.session.commit()
-    return user
+    begin_write()
+    return _insert_user(user, actor)
 
 
 def create_first_admin(email: str, *, password: str, name: str = "") -> User:
     """The first-run step: only possible while no account exists at all."""
-    begin_write()  # holds the write lock, so two first-run forms cannot both succeed
+    email = normalise_email(email)
+    _check_new_user(email, "admin", password)
+    user = User(email=email, name=name.strip(), role="admin", password_hash=hash_password(password))
+    begin_write()
+    # The check and the insert share one transaction that no other first-run form can enter,
+    # so two forms submitted at once cannot both create an administrator.
+    hold_lock(_FIRST_RUN_LOCK_KEY)
     if has_users():
         db.session.rollback()
         raise Conflict("The first administrator has already been created; please log in.")
-    return create_user(
-        email, role="admin", password=password, name=name, actor=Actor.system("first-run setup")
-    )
+    return _insert_user(user, Actor.system("first-run setup"))
+
+
+def _insert_user(user: User, actor: Actor) -> User:
+    taken = Conflict(f"A user with e-mail {user.email} already exists.")
+    if db.session.scalar(select(User.id).filter_by(email=user.email)) is not None:
+        db.session.rollback()
+        raise taken
+    db.session.add(user)
+    try:
+        db.session.flush()
+    except IntegrityError:  # another writer added the same e-mail since the check
+        db.session.rollback()
+        raise taken from None
+    record(actor, "user.created", "user", user.id, summary=user.email, after=_user_snapshot(user))
+    db.session.commit()
+    return user
 
 
 def update_user(
     user_id: int, *, role: str, team: str, name: str, active: bool, actor: Actor
 ) -> User:
     """Change an account's role, team, name or active flag."""
+    if role not in ROLES:
+        raise Invalid(f"Role must be one of {', '.join(ROLES)}.")
     begin_write()
     user = db.session.get(User, user_id)
     if user is None:
-        raise NotFound("No such user.")
-    if role not in ROLES:
-        raise Invalid(f"Role must be one of {', '.join(ROLES)}.")
-    before = _user_snapshot(user)
-    demoting_admin = user.role == "admin" and (role != "admin" or not active)
-    if demoting_admin and _active_admin_count() <= 1:
         db.session.rollback()
-        raise Conflict("This is the last active administrator; appoint another one first.")
+        raise NotFound("No such user.")
+    before = _user_snapshot(user)
+    # Only an active administrator counts: editing an inactive one never leaves none behind.
+    demoting_admin = user.role == "admin" and user.active and (role != "admin" or not active)
+    if demoting_admin:
+        hold_lock(_ADMINS_LOCK_KEY)  # two admins demoting each other at once: one must fail
+        if _active_admin_count() <= 1:
+            db.session.rollback()
+            raise Conflict("This is the last active administrator; appoint another one first.")
     user.role, user.team, user.name, user.active = role, team.strip(), name.strip(), active
     after = _user_snapshot(user)
     if after != before:
-        record(actor, "user.updated", "user", user.id, summary=user.email, before=before, after=after)
+        record(
+            actor, "user.updated", "user", user.id, summary=user.email, before=before, after=after
+        )
     db.session.commit()
     return user
 
@@ -194,7 +217,9 @@ def _token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def issue_token(email: str, *, name: str = "", days: int | None = None, actor: Actor) -> IssuedToken:
+def issue_token(
+    email: str, *, name: str = "", days: int | None = None, actor: Actor
+) -> IssuedToken:
     """Create an API token for a user; the token text is returned once and never stored."""
     email = normalise_email(email)
     user = db.session.scalar(select(User).filter_by(email=email))

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 
 from compliance.audit.services import Actor
 from compliance.auth import services
@@ -66,7 +66,7 @@ def login() -> ResponseReturnValue:
 
 
 @bp.route("/logout", methods=["POST"])
-@login_required
+@require(Permission.READ_CATALOGUE)  # every role has it: any logged-in user
 def logout() -> ResponseReturnValue:
     """Log out (POST with a CSRF token, so no other site can log a user out)."""
     if ConfirmForm().validate_on_submit():
@@ -92,7 +92,9 @@ def setup() -> ResponseReturnValue:
         else:
             session.clear()
             login_user(user)
-            flash("Administrator created. Next: load the catalogue and invite your team.", "success")
+            flash(
+                "Administrator created. Next: load the catalogue and invite your team.", "success"
+            )
             return redirect(url_for("dashboard.index"))
     return render_template("auth/setup.html", form=form)
 

@@ -62,7 +62,8 @@ class CatalogueReport:
 
     @property
     def changed(self) -> bool:
-        return any(change != "unchanged" for _, change in self.counts)
+        # A library update skipped for the app's edits ("kept local") writes nothing either.
+        return any(change not in ("unchanged", "kept local") for _, change in self.counts)
 
     def total(self, kind: str, change: str | None = None) -> int:
         return sum(n for (k, c), n in self.counts.items() if k == kind and c == (change or c))

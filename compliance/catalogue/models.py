@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from compliance.clock import utcnow
 from compliance.database import UTCDateTime, choice
-from compliance.extensions import db
+from compliance.extensions import Model, db
 
 if TYPE_CHECKING:
     from compliance.mapping.models import ControlMapping
@@ -56,7 +56,7 @@ obligation_topics = Table(
 )
 
 
-class Topic(db.Model):
+class Topic(Model):
     """A term of the controlled topic vocabulary (regulations/README.md)."""
 
     __tablename__ = "topics"
@@ -67,7 +67,7 @@ class Topic(db.Model):
     description: Mapped[str] = mapped_column(Text, default="")
 
 
-class Jurisdiction(db.Model):
+class Jurisdiction(Model):
     __tablename__ = "jurisdictions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -81,7 +81,7 @@ class Jurisdiction(db.Model):
     regulations: Mapped[list[Regulation]] = relationship(back_populates="jurisdiction")
 
 
-class Regulator(db.Model):
+class Regulator(Model):
     __tablename__ = "regulators"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -93,7 +93,7 @@ class Regulator(db.Model):
     jurisdiction: Mapped[Jurisdiction] = relationship()
 
 
-class Regulation(db.Model):
+class Regulation(Model):
     """Any legal instrument: treaty, statute, regulation, code of practice, guidance."""
 
     __tablename__ = "regulations"
@@ -138,7 +138,7 @@ class Regulation(db.Model):
         return self.applies_from_on or self.in_force_on
 
 
-class Obligation(db.Model):
+class Obligation(Model):
     __tablename__ = "obligations"
     __table_args__ = (UniqueConstraint("regulation_id", "key"),)
 
@@ -174,7 +174,7 @@ class Obligation(db.Model):
         return self.effective_on or self.regulation.effective_on
 
 
-class LibrarySeed(db.Model):
+class LibrarySeed(Model):
     """What the loader last seeded of the company layer (controls, mappings) from the library.
 
     The company owns those rows once seeded: an edited row is never overwritten by a reload and a

@@ -65,10 +65,10 @@ def read_document(path: Path) -> SourceDocument:
         return document
     finally:
         loader.dispose()
-    if node is None:
+    if node is not None:
+        document.data = _build(loader, node, (), document)
+    if document.data is None:  # no document at all, or one that is only "---" or "~"
         document.problems.append(SourceProblem(1, "the file is empty"))
-        return document
-    document.data = _build(loader, node, (), document)
     return document
 
 
@@ -77,7 +77,7 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path_, doc: SourceDoc
     if isinstance(node, yaml.MappingNode):
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node)  # type: ignore[no-untyped-call]
+            key = loader.construct_object(key_node)
             if not isinstance(key, str):
                 key = str(key)
             if key in result:
@@ -89,4 +89,4 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path_, doc: SourceDoc
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_build(loader, item, (*path, i), doc) for i, item in enumerate(node.value)]
-    return loader.construct_object(node)  # type: ignore[no-untyped-call]
+    return loader.construct_object(node)

@@ -57,6 +57,9 @@ class Catalogue:
     feeds: dict[str, Entry] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     files: int = 0
+    # Stems of files that could not be read as instruments; since a slug equals its file name,
+    # references to these slugs are not reported again on top of the file's own problem.
+    unreadable: set[str] = field(default_factory=set)
 
     def obligation_paths(self) -> set[str]:
         return {
@@ -110,7 +113,8 @@ def _schema_problems(document: SourceDocument, errors: Iterable[ValidationError]
     for error in errors:
         where = tuple(error.absolute_path)
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            allowed = error.schema.get("properties", {})
+            schema = error.schema if isinstance(error.schema, dict) else {}
+            allowed = schema.get("properties", {})
             for key in error.instance:
                 if key not in allowed:
                     line = document.line_of((*where, key))
@@ -121,8 +125,8 @@ def _schema_problems(document: SourceDocument, errors: Iterable[ValidationError]
         elif error.validator == "format":
             message = f"{error.instance!r} is not a valid date (use YYYY-MM-DD)"
         elif error.validator == "enum":
-            allowed = ", ".join(str(v) for v in error.validator_value)
-            message = f"{error.instance!r} is not one of: {allowed}"
+            choices = ", ".join(str(v) for v in error.validator_value)  # type: ignore[union-attr]
+            message = f"{error.instance!r} is not one of: {choices}"
         elif error.validator == "pattern":
             message = f"{error.instance!r} is not in the expected form"
         else:
@@ -136,27 +140,31 @@ def _at(where: Path_) -> str:
 
 
 def _read_file(catalogue: Catalogue, document: SourceDocument) -> None:
-    for problem in document.problems:
-        catalogue.add_problem(document, problem.line, problem.message)
+    for source_problem in document.problems:
+        catalogue.add_problem(document, source_problem.line, source_problem.message)
     if document.problems or document.data is None:
+        catalogue.unreadable.add(document.path.stem)
         return
     kind = _kind_of(document.data)
     if kind is None:
         expected = ", ".join(LIST_KINDS)
         catalogue.add_problem(
-            document, 1, f"not a catalogue file: expected an instrument (slug: ...) or one of {expected}"
+            document,
+            1,
+            f"not a catalogue file: expected an instrument (slug: ...) or one of {expected}",
         )
+        catalogue.unreadable.add(document.path.stem)
         return
-    problems = _schema_problems(document, _VALIDATORS[kind].iter_errors(document.data))
-    for problem in problems:
+    for problem in _schema_problems(document, _VALIDATORS[kind].iter_errors(document.data)):
         catalogue.add_problem(document, problem.line, problem.message)
     # Register what is well-formed enough even when the file has problems, so the files that
     # point at it do not get spurious "unknown ..." reports on top of the real one.
-    if kind == "instrument":
-        if _instrument_shape_ok(document.data):
-            _add_instrument(catalogue, document)
-    elif not problems:
+    if kind != "instrument":
         _add_records(catalogue, document, kind)
+    elif _instrument_shape_ok(document.data):
+        _add_instrument(catalogue, document)
+    else:
+        catalogue.unreadable.add(document.path.stem)
 
 
 def _instrument_shape_ok(data: dict[str, Any]) -> bool:
@@ -166,7 +174,8 @@ def _instrument_shape_ok(data: dict[str, Any]) -> bool:
         and isinstance(data.get("topics", []), list)
         and isinstance(obligations, list)
         and all(
-            isinstance(o, dict) and isinstance(o.get("key"), str)
+            isinstance(o, dict)
+            and isinstance(o.get("key"), str)
             and isinstance(o.get("topics", []), list)
             for o in obligations
         )
@@ -183,14 +192,20 @@ _RECORD_KEYS = {
 
 
 def _add_records(catalogue: Catalogue, document: SourceDocument, kind: str) -> None:
-    for index, record in enumerate(document.data[kind]):
+    records = document.data[kind]
+    for index, record in enumerate(records if isinstance(records, list) else []):
+        if not isinstance(record, dict):
+            continue  # the schema has reported it
         entry = Entry(record, document, (kind, index))
         if kind == "mappings":
-            pair = (record["obligation"], record["control"])
-            _add_unique(catalogue, catalogue.mappings, pair, entry, "mapping of " + " to ".join(pair))
+            obligation, control = record.get("obligation"), record.get("control")
+            if isinstance(obligation, str) and isinstance(control, str):
+                label = f"mapping of {obligation} to {control}"
+                _add_unique(catalogue, catalogue.mappings, (obligation, control), entry, label)
             continue
-        key = record[_RECORD_KEYS[kind]]
-        _add_unique(catalogue, getattr(catalogue, kind), key, entry, f"{kind[:-1]} '{key}'")
+        key = record.get(_RECORD_KEYS[kind])
+        if isinstance(key, str):
+            _add_unique(catalogue, getattr(catalogue, kind), key, entry, f"{kind[:-1]} '{key}'")
 
 
 def _add_unique(
@@ -232,7 +247,7 @@ def _add_instrument(catalogue: Catalogue, document: SourceDocument) -> None:
 def _check_dates(catalogue: Catalogue, document: SourceDocument) -> None:
     dates = {}
     raw = document.data.get("dates")
-    for name, value in (raw.items() if isinstance(raw, dict) else []):
+    for name, value in raw.items() if isinstance(raw, dict) else []:
         try:
             dates[name] = date.fromisoformat(str(value))
         except ValueError:
@@ -250,25 +265,26 @@ def _check_references(catalogue: Catalogue) -> None:
             entry.document, entry.document.line_of(where), f"unknown {what} '{value}'"
         )
 
+    def check(entry: Entry, name: str, table: dict[str, Entry], what: str) -> None:
+        value = entry.data.get(name)
+        if isinstance(value, str) and value not in table:  # other values: the schema reported
+            missing(entry, (*entry.where, name), what, value)
+
     for code, entry in catalogue.jurisdictions.items():
-        parent = entry.data.get("parent")
-        if parent and parent not in catalogue.jurisdictions:
-            missing(entry, (*entry.where, "parent"), "parent jurisdiction", parent)
-        if parent == code:
-            missing(entry, (*entry.where, "parent"), "parent (a jurisdiction's own code)", parent)
+        check(entry, "parent", catalogue.jurisdictions, "parent jurisdiction")
+        if entry.data.get("parent") == code:
+            missing(entry, (*entry.where, "parent"), "parent (a jurisdiction's own code)", code)
     for entry in catalogue.regulators.values():
-        if entry.data["jurisdiction"] not in catalogue.jurisdictions:
-            missing(entry, (*entry.where, "jurisdiction"), "jurisdiction", entry.data["jurisdiction"])
+        check(entry, "jurisdiction", catalogue.jurisdictions, "jurisdiction")
     for entry in catalogue.instruments.values():
         _check_instrument_references(catalogue, entry, missing)
     for entry in catalogue.feeds.values():
-        if entry.data["regulator"] not in catalogue.regulators:
-            missing(entry, (*entry.where, "regulator"), "regulator", entry.data["regulator"])
-        if entry.data["jurisdiction"] not in catalogue.jurisdictions:
-            missing(entry, (*entry.where, "jurisdiction"), "jurisdiction", entry.data["jurisdiction"])
+        check(entry, "regulator", catalogue.regulators, "regulator")
+        check(entry, "jurisdiction", catalogue.jurisdictions, "jurisdiction")
     obligations = catalogue.obligation_paths()
     for (obligation, control), entry in catalogue.mappings.items():
-        if obligation not in obligations:
+        slug = obligation.partition("/")[0]
+        if obligation not in obligations and slug not in catalogue.unreadable:
             missing(entry, (*entry.where, "obligation"), "obligation", obligation)
         if control not in catalogue.controls:
             missing(entry, (*entry.where, "control"), "control", control)
@@ -278,8 +294,9 @@ def _check_instrument_references(
     catalogue: Catalogue, entry: Entry, missing: Callable[[Entry, Path_, str, str], None]
 ) -> None:
     data = entry.data
-    if isinstance(data.get("jurisdiction"), str) and data["jurisdiction"] not in catalogue.jurisdictions:
-        missing(entry, ("jurisdiction",), "jurisdiction", data["jurisdiction"])
+    jurisdiction = data.get("jurisdiction")
+    if isinstance(jurisdiction, str) and jurisdiction not in catalogue.jurisdictions:
+        missing(entry, ("jurisdiction",), "jurisdiction", jurisdiction)
     if isinstance(data.get("regulator"), str) and data["regulator"] not in catalogue.regulators:
         missing(entry, ("regulator",), "regulator", data["regulator"])
     if isinstance(data.get("implements"), str) and data["implements"] not in catalogue.instruments:
@@ -287,16 +304,24 @@ def _check_instrument_references(
     if data.get("implements") == data.get("slug"):
         missing(entry, ("implements",), "instrument (implements itself)", data["slug"])
     conditions: list[tuple[Path_, Any]] = [(("applies_when",), data.get("applies_when"))]
-    for topic in data.get("topics", []):
-        if topic not in catalogue.topics:
-            missing(entry, ("topics",), "topic", topic)
+    _check_topics(catalogue, entry, data, (), missing)
     for index, obligation in enumerate(data["obligations"]):
-        for topic in obligation.get("topics", []):
-            if topic not in catalogue.topics:
-                missing(entry, ("obligations", index, "topics"), "topic", topic)
+        _check_topics(catalogue, entry, obligation, ("obligations", index), missing)
         conditions.append((("obligations", index, "applies_when"), obligation.get("applies_when")))
     for where, condition in conditions:
         users = condition.get("users") if isinstance(condition, dict) else None
         for code in users if isinstance(users, dict) else {}:
             if code not in catalogue.jurisdictions:
                 missing(entry, (*where, "users", code), "jurisdiction in users", code)
+
+
+def _check_topics(
+    catalogue: Catalogue,
+    entry: Entry,
+    record: dict[str, Any],
+    where: Path_,
+    missing: Callable[[Entry, Path_, str, str], None],
+) -> None:
+    for index, topic in enumerate(record.get("topics", [])):
+        if isinstance(topic, str) and topic not in catalogue.topics:  # others: schema reported
+            missing(entry, (*where, "topics", index), "topic", topic)

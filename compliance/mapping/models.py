@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from compliance.clock import utcnow
 from compliance.database import UTCDateTime, choice
-from compliance.extensions import db
+from compliance.extensions import Model
 
 if TYPE_CHECKING:
     from compliance.auth.models import User
@@ -49,7 +49,7 @@ COVERAGES = ("full", "partial")
 MAPPING_STATES = ("proposed", "approved")
 
 
-class Control(db.Model):
+class Control(Model):
     __tablename__ = "controls"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -71,7 +71,7 @@ class Control(db.Model):
     __table_args__ = (CheckConstraint("review_interval_days > 0", name="review_interval"),)
 
 
-class ControlMapping(db.Model):
+class ControlMapping(Model):
     """One obligation–control pair, described as NIST IR 8477 / OSCAL mapping-collection do."""
 
     __tablename__ = "control_mappings"
