@@ -40,8 +40,12 @@ def create_command(email: str, role: str, name: str, team: str, password_stdin: 
 @cli.command("token")
 @click.option("--email", required=True)
 @click.option("--name", default="", help="A label to recognise the token by.")
-@click.option("--days", type=click.IntRange(0, 3650), default=None,
-              help="Lifetime in days (0: never expires; default API_TOKEN_DAYS).")
+@click.option(
+    "--days",
+    type=click.IntRange(0, 3650),
+    default=None,
+    help="Lifetime in days (0: never expires; default API_TOKEN_DAYS).",
+)
 def token_command(email: str, name: str, days: int | None) -> None:
     """Print a new API token for a user. It is shown this once; only its hash is kept."""
     try:

@@ -34,8 +34,11 @@ def current_actor() -> Actor:
 
 
 def _safe_next(target: str | None) -> str:
-    # Only same-site paths: an absolute URL in ?next= would be an open redirect.
+    # Only same-site paths: an absolute URL in ?next= would be an open redirect. Browsers read
+    # "\" as "/" and drop tabs and newlines, so "/\evil.example" would be "//evil.example".
     if target and target.startswith("/") and not target.startswith("//"):
+        if "\\" in target or not target.isprintable():
+            return url_for("dashboard.index")
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc:
             return target

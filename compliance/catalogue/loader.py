@@ -97,7 +97,7 @@ def load_catalogue(
     actor: Actor = LOADER,
     on_file: Callable[[Path], None] | None = None,
 ) -> CatalogueReport:
-    """Upsert the whole catalogue in one transaction, or raise CatalogueInvalid and change nothing."""
+    """Upsert the catalogue in one transaction, or raise CatalogueInvalid and change nothing."""
     catalogue = read_catalogue(root, on_file)
     if catalogue.problems:
         raise CatalogueInvalid(catalogue.problems)
@@ -177,9 +177,8 @@ class _Upsert:
 
     def _jurisdictions(self) -> None:
         existing = {j.code: j for j in db.session.scalars(select(Jurisdiction))}
-        for code, entry in self.catalogue.jurisdictions.items():
-            row = existing.get(code) or Jurisdiction(code=code)
-            self.jurisdictions[code] = row
+        for code in self.catalogue.jurisdictions:
+            self.jurisdictions[code] = existing.get(code) or Jurisdiction(code=code)
         for code, entry in self.catalogue.jurisdictions.items():
             row = self.jurisdictions[code]
             if code not in existing:
@@ -210,7 +209,7 @@ class _Upsert:
 
     def _regulations(self) -> None:
         existing = {r.slug: r for r in db.session.scalars(select(Regulation))}
-        for slug, entry in self.catalogue.instruments.items():
+        for slug in self.catalogue.instruments:
             self.regulations[slug] = existing.get(slug) or Regulation(slug=slug)
         for slug, entry in self.catalogue.instruments.items():
             row = self.regulations[slug]
@@ -222,8 +221,13 @@ class _Upsert:
                 for obligation in row.obligations:
                     obligation.retired_at = obligation.retired_at or self.now
                 self.report.note("regulation", "retired")
-                record(self.actor, "catalogue.regulation.retired", "regulation", slug,
-                       summary=f"{row.short_title} left the catalogue files; kept as retired")
+                record(
+                    self.actor,
+                    "catalogue.regulation.retired",
+                    "regulation",
+                    slug,
+                    summary=f"{row.short_title} left the catalogue files; kept as retired",
+                )
         db.session.flush()
 
     def _regulation(self, row: Regulation, data: dict[str, Any], created: bool, entry: Any) -> None:
@@ -336,7 +340,9 @@ class _Upsert:
             if row is None and seed is not None:
                 self.report.note("control", "unchanged")  # deleted here: the app's choice wins
                 continue
-            if row is not None and (seed is None or _digest(_control_row(row)) != seed.content_hash):
+            if row is not None and (
+                seed is None or _digest(_control_row(row)) != seed.content_hash
+            ):
                 self.report.note("control", "kept local")
                 self.report.kept_local.append(f"control {code}")
                 continue
@@ -351,9 +357,15 @@ class _Upsert:
             row.retired_at = None
             self._seed(seeds, "control", code, library_hash)
             self.report.note("control", "created" if created else "updated")
-            record(self.actor, f"control.{'created' if created else 'updated'}", "control", code,
-                   summary=f"{code} {values['title']} (from the control library)",
-                   before=before, after=values)
+            record(
+                self.actor,
+                f"control.{'created' if created else 'updated'}",
+                "control",
+                code,
+                summary=f"{code} {values['title']} (from the control library)",
+                before=before,
+                after=values,
+            )
         db.session.flush()
 
     def _mappings(self) -> None:
@@ -373,7 +385,9 @@ class _Upsert:
             if seed is not None and (seed.content_hash == library_hash or row is None):
                 self.report.note("mapping", "unchanged")
                 continue
-            if row is not None and (seed is None or _digest(_mapping_row(row)) != seed.content_hash):
+            if row is not None and (
+                seed is None or _digest(_mapping_row(row)) != seed.content_hash
+            ):
                 self.report.note("mapping", "kept local")
                 self.report.kept_local.append(f"mapping {key}")
                 continue
@@ -388,9 +402,15 @@ class _Upsert:
                 setattr(row, name, value)
             self._seed(seeds, "mapping", key, library_hash)
             self.report.note("mapping", "created" if created else "updated")
-            record(self.actor, f"mapping.{'created' if created else 'updated'}", "mapping", key,
-                   summary=f"{code} ↔ {obligation_path} (proposed by the library)",
-                   before=before, after=values)
+            record(
+                self.actor,
+                f"mapping.{'created' if created else 'updated'}",
+                "mapping",
+                key,
+                summary=f"{code} ↔ {obligation_path} (proposed by the library)",
+                before=before,
+                after=values,
+            )
 
     def _seed(self, seeds: dict[str, LibrarySeed], kind: str, key: str, content_hash: str) -> None:
         seed = seeds.get(key)

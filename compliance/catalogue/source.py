@@ -11,7 +11,12 @@ import yaml
 Path_ = tuple[str | int, ...]
 
 
-class _CatalogueLoader(yaml.SafeLoader):
+# libyaml's parser when PyYAML was built with it: about 60 times faster than the pure-Python
+# one, which took most of a 100k-obligation load (bench/search.py). Same nodes, same marks.
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _CatalogueLoader(_BaseLoader):  # type: ignore[valid-type,misc]
     """SafeLoader that keeps dates as text, so a bad date is reported, not a crash.
 
     The schema checks the text with date.fromisoformat; the loader converts it afterwards.

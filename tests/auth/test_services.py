@@ -323,9 +323,7 @@ def test_throttled_attempts_are_not_counted_again(
 # -- API tokens -----------------------------------------------------------------------------
 
 
-def test_issue_token_stores_only_its_digest(
-    app_ctx: None, make_user: Callable[..., User]
-) -> None:
+def test_issue_token_stores_only_its_digest(app_ctx: None, make_user: Callable[..., User]) -> None:
     user = make_user("officer")
 
     issued = services.issue_token(user.email.upper(), name="CI", actor=ADMIN)
@@ -380,9 +378,9 @@ def test_revoked_token_is_refused(app_ctx: None, make_user: Callable[..., User])
     services.revoke_token(issued.record.id, actor=ADMIN)  # twice: still one event
 
     assert services.user_for_token(issued.token) is None
-    assert db.session.scalar(
-        select(func.count(AuditEvent.id)).filter_by(action="token.revoked")
-    ) == 1
+    assert (
+        db.session.scalar(select(func.count(AuditEvent.id)).filter_by(action="token.revoked")) == 1
+    )
     with pytest.raises(NotFound):
         services.revoke_token(9999, actor=ADMIN)
 
@@ -390,17 +388,13 @@ def test_revoked_token_is_refused(app_ctx: None, make_user: Callable[..., User])
 def test_expired_token_is_refused(app_ctx: None, make_user: Callable[..., User]) -> None:
     user = make_user("officer")
     issued = services.issue_token(user.email, days=1, actor=ADMIN)
-    db.session.execute(
-        update(ApiToken).values(expires_at=utcnow() - timedelta(seconds=1))
-    )
+    db.session.execute(update(ApiToken).values(expires_at=utcnow() - timedelta(seconds=1)))
     db.session.commit()
 
     assert services.user_for_token(issued.token) is None
 
 
-def test_token_of_inactive_user_is_refused(
-    app_ctx: None, make_user: Callable[..., User]
-) -> None:
+def test_token_of_inactive_user_is_refused(app_ctx: None, make_user: Callable[..., User]) -> None:
     make_user("admin")
     user = make_user("officer")
     issued = services.issue_token(user.email, actor=ADMIN)

@@ -110,7 +110,9 @@ def test_load_names_the_controls_it_left_alone(
             actor=Actor.system("test"),
         )
     controls = catalogue / "controls.yaml"
-    controls.write_text(controls.read_text(encoding="utf-8").replace("status: partial", "status: implemented"))
+    controls.write_text(
+        controls.read_text(encoding="utf-8").replace("status: partial", "status: implemented")
+    )
 
     result = runner.invoke(args=["catalogue", "load", str(catalogue)])
 

@@ -132,7 +132,11 @@ def test_unknown_key_in_an_obligation(runner: FlaskCliRunner, catalogue: Path) -
 
 
 def test_unknown_key_in_a_list_file(runner: FlaskCliRunner, catalogue: Path) -> None:
-    edit(catalogue / "controls.yaml", "    owner_team: Policy\n", "    owner_team: Policy\n    x: 1\n")
+    edit(
+        catalogue / "controls.yaml",
+        "    owner_team: Policy\n",
+        "    owner_team: Policy\n    x: 1\n",
+    )
 
     assert only_problem(validate(runner, catalogue)) == (
         "catalogue/controls.yaml",
@@ -325,7 +329,11 @@ def test_missing_required_field(
 ) -> None:
     edit(catalogue / "gb/test-osa.yaml", line_text, "")
 
-    assert only_problem(validate(runner, catalogue)) == ("catalogue/gb/test-osa.yaml", line, message)
+    assert only_problem(validate(runner, catalogue)) == (
+        "catalogue/gb/test-osa.yaml",
+        line,
+        message,
+    )
 
 
 def test_wrong_vocabulary_values(runner: FlaskCliRunner, catalogue: Path) -> None:
@@ -395,9 +403,7 @@ def test_malformed_topic_items_are_reported_not_crashed_on(
     assert [line for _, line, _ in found] == [12, 20]
 
 
-def test_one_bad_control_does_not_hide_the_others(
-    runner: FlaskCliRunner, catalogue: Path
-) -> None:
+def test_one_bad_control_does_not_hide_the_others(runner: FlaskCliRunner, catalogue: Path) -> None:
     # Only the broken record is reported: mappings to the file's good controls still resolve.
     edit(catalogue / "controls.yaml", "domain: age-assurance", "domain: age-checks")
 
@@ -458,3 +464,54 @@ def test_read_catalogue_collects_what_it_read(catalogue: Path) -> None:
         ("test-dsa/art-16", "TS-NA-01"),
         ("test-dsa/art-15", "TS-TR-01"),
     }
+
+
+def test_duplicate_instrument_slug(runner: FlaskCliRunner, catalogue: Path) -> None:
+    (catalogue / "eu/test-osa.yaml").write_text(
+        (catalogue / "gb/test-osa.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+
+    assert only_problem(validate(runner, catalogue)) == (
+        "catalogue/gb/test-osa.yaml",
+        1,
+        "duplicate slug 'test-osa' (first defined at catalogue/eu/test-osa.yaml:1)",
+    )
+
+
+def test_unknown_parent_jurisdiction(runner: FlaskCliRunner, catalogue: Path) -> None:
+    edit(
+        catalogue / "jurisdictions.yaml",
+        "    level: national\n",
+        "    level: national\n    parent: DE\n",
+    )
+
+    assert only_problem(validate(runner, catalogue)) == (
+        "catalogue/jurisdictions.yaml",
+        8,
+        "unknown parent jurisdiction 'DE'",
+    )
+
+
+def test_feed_references_are_checked(runner: FlaskCliRunner, catalogue: Path) -> None:
+    (catalogue / "feeds.yaml").write_text(
+        "feeds:\n"
+        "  - name: Ofcom news\n"
+        "    url: https://www.ofcom.org.uk/feed\n"
+        "    regulator: ofcom\n"
+        "    jurisdiction: GB\n"
+        "    confirmed: true\n"
+        "  - name: Arcom news\n"
+        "    url: https://www.arcom.fr/feed\n"
+        "    regulator: arcom\n"
+        "    jurisdiction: FR\n"
+        "    confirmed: maybe\n",
+        encoding="utf-8",
+    )
+
+    found = problems(validate(runner, catalogue))
+
+    assert [(line, message) for _, line, message in found] == [
+        (9, "unknown regulator 'arcom'"),
+        (10, "unknown jurisdiction 'FR'"),
+        (11, "'maybe' is not of type 'boolean' (at feeds.1.confirmed)"),
+    ]
