@@ -36,14 +36,13 @@ def _pg_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_schema_ready() -> Iterator[None]:
+def pg_schema_ready() -> None:
     """Create the tables once per session on the PostgreSQL test database."""
     app = create_app(_config(_pg_url(), Path("/nonexistent")))
     with app.app_context():
         db.drop_all()
         db.create_all()
         db.engine.dispose()
-    yield
 
 
 def _config(database_url: str, tmp_path: Path) -> dict[str, Any]:
