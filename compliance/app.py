@@ -10,19 +10,37 @@ from flask import Flask
 
 from compliance import (
     api,
+    applicability,
     audit,
     auth,
     catalogue,
     dashboard,
     errors,
+    exports,
+    feeds,
     mapping,
+    reviews,
     scheduler,
+    search,
     templating,
 )
 from compliance.config import DefaultConfig
 from compliance.extensions import bootstrap, csrf, db, login_manager, migrate
 
-DOMAINS = (auth, dashboard, catalogue, mapping, audit, api, scheduler)
+DOMAINS = (
+    auth,
+    dashboard,
+    catalogue,
+    mapping,
+    applicability,
+    audit,
+    exports,
+    api,
+    scheduler,
+    search,
+    feeds,
+    reviews,
+)
 # templates/ lives beside the package, not inside it (README, "Layout").
 TEMPLATE_DIR = str(Path(__file__).resolve().parent.parent / "templates")
 MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")

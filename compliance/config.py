@@ -43,6 +43,34 @@ class DefaultConfig:
 
     SCHEDULER_AUDIT_VERIFY_HOUR = 3  # UTC hour of the nightly audit-chain check
 
+    # Imports (CSV, XLSX, OSCAL): larger files are refused with the reason, nothing imported.
+    IMPORT_MAX_BYTES = 20 * 1024 * 1024  # the uploaded file
+    IMPORT_MAX_ROWS = 50_000  # rows of a sheet or CSV, controls of an OSCAL catalog
+    IMPORT_MAX_UNPACKED_BYTES = 200 * 1024 * 1024  # an XLSX's parts once inflated (zip bombs)
+
+    # Feed fetching (compliance.feeds.fetcher): the outbound policy. FETCH_ALLOW lists
+    # addresses that may be fetched although private or loopback ("10.2.0.0/16, 127.0.0.1:8765");
+    # everything else non-public is refused, whatever name points at it.
+    FETCH_ALLOW = ""
+    FETCH_CONNECT_TIMEOUT = 5.0  # seconds to connect
+    FETCH_READ_TIMEOUT = 15.0  # seconds of silence from the server
+    FETCH_TOTAL_TIMEOUT = 30.0  # seconds for the whole fetch, redirects and body included
+    FETCH_MAX_BYTES = 15 * 1024 * 1024  # a body, after decompression
+    FETCH_MAX_REDIRECTS = 5
+    FETCH_USER_AGENT = ""  # default: "compliance/0.1 (regulatory change monitor; +BASE_URL)"
+    # Polling (compliance.feeds.services).
+    FEEDS_DEFAULT_INTERVAL_MINUTES = 60
+    FEEDS_MIN_INTERVAL_MINUTES = 15
+    FEEDS_MAX_BACKOFF_MINUTES = 24 * 60  # the cap on exponential backoff
+    FEEDS_FLAG_AFTER_DAYS = 7  # failing this long: flagged to admins (never silently disabled)
+    FEEDS_POLL_WORKERS = 4  # fetches in flight at once in one poll cycle
+    FEEDS_PER_HOST = 2  # of which at most this many to one host
+    FEEDS_POLL_BATCH = 200  # sources claimed by one cycle; the rest wait for the next
+    FEEDS_MAX_ENTRIES = 500  # read from one document; beyond, a feed is misbehaving
+    FEEDS_MATCH_THRESHOLD = 0.5  # relevance from which an entry opens a change review
+    SCHEDULER_FEEDS_POLL_SECONDS = 60  # how often the scheduler looks for due sources
+    REVIEWS_DUE_DAYS = 14  # a new change review's default due date
+
     WTF_CSRF_TIME_LIMIT = 8 * 3600
     BOOTSTRAP_SERVE_LOCAL = True  # the app must work with no internet
     BOOTSTRAP_BOOTSWATCH_THEME = None

@@ -15,3 +15,13 @@ catalogue_loaded = _signals.signal("catalogue-loaded")
 control_changed = _signals.signal("control-changed")
 #: sender: the ControlMapping; kwargs: action ("created", "updated", "deleted").
 mapping_changed = _signals.signal("mapping-changed")
+#: sender: the ServiceProfile; kwargs: action ("created", "updated", "deleted").
+profile_changed = _signals.signal("profile-changed")
+#: sender: the FeedEntry, after the poll that stored it; kwargs: action ("added", "revised").
+feed_entry_added = _signals.signal("feed-entry-added")
+#: sender: the FeedSource that has been failing for FEEDS_FLAG_AFTER_DAYS; admins should look.
+feed_source_flagged = _signals.signal("feed-source-flagged")
+#: sender: the ChangeReview just opened (by the poller, or promoted by an officer).
+review_opened = _signals.signal("review-opened")
+#: sender: the ChangeReview that reached "action-required"; kwargs: actor (an Actor).
+review_action_required = _signals.signal("review-action-required")

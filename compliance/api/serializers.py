@@ -7,8 +7,13 @@ from typing import Any
 
 from flask_sqlalchemy.pagination import Pagination
 
+from compliance.applicability.evaluation import Changes, Evaluation, Group, ObligationVerdict, Tally
+from compliance.applicability.models import ServiceProfile
 from compliance.catalogue.models import Obligation, Regulation
+from compliance.feeds.models import FeedEntry, FeedSource
 from compliance.mapping.models import Control, ControlMapping
+from compliance.reviews.models import ChangeReview
+from compliance.reviews.services import Impact
 
 
 def _iso(value: date | datetime | None) -> str | None:
@@ -153,3 +158,180 @@ def control_summary(control: Control) -> dict[str, Any]:
 def control_detail(control: Control) -> dict[str, Any]:
     mappings = sorted(control.mappings, key=_by_obligation)
     return {**control_summary(control), "mappings": [mapping_dict(m) for m in mappings]}
+
+
+# -- service profiles (compliance.applicability) ---------------------------------------------
+
+
+def profile_dict(profile: ServiceProfile) -> dict[str, Any]:
+    return {
+        "id": profile.id,
+        **profile.snapshot(),
+        "created_at": _iso(profile.created_at),
+        "updated_at": _iso(profile.updated_at),
+    }
+
+
+def counts_dict(tally: Tally) -> dict[str, int]:
+    return {
+        "applies": tally.applies,
+        "needs_judgement": tally.needs_judgement,
+        "does_not_apply": tally.does_not_apply,
+        "total": tally.total,
+    }
+
+
+def verdict_dict(item: ObligationVerdict) -> dict[str, Any]:
+    verdict = item.verdict
+    return {
+        "obligation_id": item.obligation_id,
+        "obligation": item.path,
+        "ref": item.ref,
+        "title": item.title,
+        "instrument": item.instrument,
+        "jurisdiction": item.jurisdiction,
+        "outcome": item.outcome,
+        "explanation": verdict.explanation,
+        "reasons": verdict.reasons,
+        "open_questions": verdict.questions,
+        "applies_from": _iso(item.applies_from),
+        "starts_on": _iso(verdict.starts_on),
+    }
+
+
+def _group_dict(group: Group) -> dict[str, Any]:
+    return {"key": group.key, "label": group.label, "counts": counts_dict(group.tally)}
+
+
+def applicability_dict(
+    profile: ServiceProfile, evaluation: Evaluation, items: list[ObligationVerdict]
+) -> dict[str, Any]:
+    return {
+        "profile": {"id": profile.id, "name": profile.name},
+        "counts": counts_dict(evaluation.tally()),
+        "by_jurisdiction": [_group_dict(g) for g in evaluation.by_jurisdiction()],
+        "by_instrument": [_group_dict(g) for g in evaluation.by_instrument()],
+        "items": [verdict_dict(item) for item in items],
+    }
+
+
+def changes_dict(changes: Changes) -> dict[str, Any]:
+    return {
+        "summary": changes.summary(),
+        "items": [
+            {**verdict_dict(change.item), "before": change.before} for change in changes.changes
+        ],
+    }
+
+
+# -- feeds and change reviews (compliance.feeds, compliance.reviews) ---------------------------
+
+
+def feed_source_dict(source: FeedSource) -> dict[str, Any]:
+    return {
+        "id": source.id,
+        "name": source.name,
+        "url": source.url,
+        "origin": source.origin,
+        "catalogue_url": source.catalogue_url,
+        "regulator": source.regulator.slug if source.regulator is not None else None,
+        "jurisdiction": source.jurisdiction.code if source.jurisdiction is not None else None,
+        "confirmed": source.confirmed,
+        "enabled": source.enabled,
+        "disabled_reason": source.disabled_reason,
+        "interval_minutes": source.interval_minutes,
+        "last_status": source.last_status,
+        "last_http_status": source.last_http_status,
+        "last_error": source.last_error,
+        "consecutive_failures": source.consecutive_failures,
+        "failing_since": _iso(source.failing_since),
+        "flagged_at": _iso(source.flagged_at),
+        "last_polled_at": _iso(source.last_polled_at),
+        "last_success_at": _iso(source.last_success_at),
+        "next_poll_at": _iso(source.next_poll_at),
+        "retired_at": _iso(source.retired_at),
+    }
+
+
+def _entry_dict(entry: FeedEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "title": entry.title,
+        "link": entry.link or None,
+        "source": {"id": entry.source.id, "name": entry.source.name},
+        "published_at": _iso(entry.published_at),
+        "first_seen_at": _iso(entry.first_seen_at),
+        "revision": entry.revision,
+    }
+
+
+def review_summary(review: ChangeReview) -> dict[str, Any]:
+    return {
+        "id": review.id,
+        "state": review.state,
+        "score": round(review.score, 2),
+        "assignee": review.assignee.email if review.assignee is not None else None,
+        "due_on": _iso(review.due_on),
+        "decision_note": review.decision_note,
+        "promoted": review.promoted,
+        "opened_at": _iso(review.opened_at),
+        "updated_at": _iso(review.updated_at),
+        "closed_at": _iso(review.closed_at),
+        "entry": _entry_dict(review.entry),
+        "regulations": [m.regulation.slug for m in review.matches],
+        "next_states": list(review.next_states),
+    }
+
+
+def review_detail(review: ChangeReview, impacts: list[Impact]) -> dict[str, Any]:
+    entry = review.entry
+    return {
+        **review_summary(review),
+        "entry": {
+            **_entry_dict(entry),
+            "summary_html": entry.summary_html,
+            "summary_text": entry.summary_text,
+            "revised_since_opened": entry.revision > review.seen_revision,
+        },
+        "matches": [
+            {
+                "regulation": m.regulation.slug,
+                "short_title": m.regulation.short_title,
+                "score": round(m.score, 2),
+                "reasons": list(m.reasons),
+                "cited_obligations": list(m.obligation_ids or []),
+            }
+            for m in review.matches
+        ],
+        "impact": [
+            {
+                "regulation": item.regulation.slug,
+                "teams": item.teams,
+                "obligations": [
+                    {
+                        "id": o.id,
+                        "ref": o.ref,
+                        "title": o.title,
+                        "cited": o.cited,
+                        "controls": [
+                            {"code": c.code, "owner_team": c.owner_team, "status": c.status}
+                            for c in o.controls
+                        ],
+                    }
+                    for o in item.obligations
+                ],
+            }
+            for item in impacts
+        ],
+        "events": [
+            {
+                "at": _iso(event.at),
+                "actor": event.actor_label,
+                "kind": event.kind,
+                "from_state": event.from_state or None,
+                "to_state": event.to_state or None,
+                "note": event.note,
+            }
+            for event in review.events
+        ],
+    }

@@ -1,4 +1,4 @@
-"""JSON endpoints under /api/v1: thin callers of the catalogue and mapping services."""
+"""JSON endpoints under /api/v1: thin callers of the catalogue, mapping and profile services."""
 
 from __future__ import annotations
 
@@ -11,14 +11,25 @@ from flask.typing import ResponseReturnValue
 from compliance.api import inputs, serializers
 from compliance.api.auth import api_require, forbidden, visible_team
 from compliance.api.openapi import openapi_document
+from compliance.applicability import inputs as profile_inputs
+from compliance.applicability import services as applicability
+from compliance.applicability.rules import OUTCOMES
 from compliance.audit.services import Actor
 from compliance.auth.models import User
 from compliance.auth.roles import Permission, role_can
 from compliance.catalogue import services as catalogue
 from compliance.errors import Forbidden, Invalid, NotFound
+from compliance.exports import services as exports
+from compliance.exports.downloads import attachment
+from compliance.exports.rows import ExportFilter
 from compliance.extensions import db
+from compliance.feeds import inputs as feed_inputs
+from compliance.feeds import services as feeds
 from compliance.mapping import services as mapping
 from compliance.mapping.models import Control
+from compliance.reviews import inputs as review_inputs
+from compliance.reviews import services as reviews
+from compliance.search import services as search_services
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -160,3 +171,199 @@ def update_mapping(user: User, mapping_id: int) -> ResponseReturnValue:
 def delete_mapping(user: User, mapping_id: int) -> ResponseReturnValue:
     mapping.delete_mapping(mapping_id, actor=_actor(user))
     return "", 204
+
+
+# -- service profiles (compliance.applicability) ---------------------------------------------
+
+
+@bp.get("/profiles")
+@api_require(Permission.READ_CATALOGUE)
+def profiles(user: User) -> ResponseReturnValue:
+    paging = _page_args()
+    page = db.paginate(
+        applicability.profiles_query(),
+        page=paging.page,
+        per_page=paging.per_page,
+        error_out=False,
+    )
+    return serializers.page_envelope(page, [serializers.profile_dict(p) for p in page])
+
+
+@bp.post("/profiles")
+@api_require(Permission.EDIT_PROFILES)
+def create_profile(user: User) -> ResponseReturnValue:
+    data = profile_inputs.from_json(_json_body())
+    created = applicability.create_profile(data, actor=_actor(user))
+    location = url_for("api.profile", profile_id=created.id)
+    return serializers.profile_dict(created), 201, {"Location": location}
+
+
+@bp.get("/profiles/<int:profile_id>")
+@api_require(Permission.READ_CATALOGUE)
+def profile(user: User, profile_id: int) -> ResponseReturnValue:
+    return serializers.profile_dict(applicability.get_profile(profile_id))
+
+
+@bp.patch("/profiles/<int:profile_id>")
+@api_require(Permission.EDIT_PROFILES)
+def update_profile(user: User, profile_id: int) -> ResponseReturnValue:
+    body = _json_body()
+    current = profile_inputs.ProfileInput.of(applicability.get_profile(profile_id))
+    data = profile_inputs.from_json(body, current)
+    update = applicability.update_profile(profile_id, data, actor=_actor(user))
+    return {
+        "profile": serializers.profile_dict(update.profile),
+        "changes": serializers.changes_dict(update.changes),
+    }
+
+
+@bp.delete("/profiles/<int:profile_id>")
+@api_require(Permission.EDIT_PROFILES)
+def delete_profile(user: User, profile_id: int) -> ResponseReturnValue:
+    applicability.delete_profile(profile_id, actor=_actor(user))
+    return "", 204
+
+
+@bp.get("/profiles/<int:profile_id>/applicability")
+@api_require(Permission.READ_CATALOGUE)
+def profile_applicability(user: User, profile_id: int) -> ResponseReturnValue:
+    outcome = inputs.one_of(request.args, "outcome", OUTCOMES)
+    found = applicability.get_profile(profile_id)
+    evaluation = applicability.evaluate_profile(found.id)
+    items = evaluation.filtered(
+        outcome=outcome,
+        jurisdiction=(request.args.get("jurisdiction") or "").strip().upper()[:20],
+        instrument=(request.args.get("instrument") or "").strip().lower()[:120],
+    )
+    return serializers.applicability_dict(found, evaluation, items)
+
+
+@bp.get("/search")
+@api_require(Permission.READ_CATALOGUE)
+def search(user: User) -> ResponseReturnValue:
+    """Full-text search; a manager's results hold only their own team's controls."""
+    wanted = search_services.SearchRequest.from_args(
+        request.args, per_page=current_app.config["PAGE_SIZE"]
+    )
+    results = search_services.search(wanted, team=visible_team(user))
+    return {
+        "query": wanted.text,
+        "searched": results.searched,
+        "items": [_search_hit(hit) for hit in results.hits],
+        "page": wanted.page,
+        "per_page": wanted.per_page,
+        "total": results.total,
+        "pages": results.pages,
+        "facets": {
+            name: [
+                {"value": v.value, "label": v.label, "count": v.count, "selected": v.selected}
+                for v in values
+            ]
+            for name, values in results.facets.items()
+        },
+        "notices": results.notices,
+        "suggestion": results.suggestion,
+        "corrected_from": results.corrected_from,
+    }
+
+
+def _search_hit(hit: Any) -> dict[str, Any]:
+    endpoint, values = hit.link(api=True)
+    stored = hit.stored
+    return {
+        "id": hit.doc_id,
+        "kind": hit.kind,
+        "title": hit.title,
+        "ref": hit.ref,
+        "context": hit.context,
+        "score": hit.score,
+        "url": url_for(endpoint, **values),
+        "jurisdiction": stored.get("jurisdiction") or None,
+        "status": stored.get("status") or None,
+        "topics": list(stored.get("topics") or []),
+        "highlights": {"title": str(hit.title_html), "summary": str(hit.snippet_html)},
+    }
+
+
+@bp.get("/exports/mappings")
+@api_require(Permission.READ_TEAM_CONTROLS)
+def export_mappings(user: User) -> ResponseReturnValue:
+    """The control mappings as a file; a manager's hold only their own team's controls."""
+    filters = exports.scope_filters(
+        ExportFilter.from_args(request.args), role=user.role, team=user.team or ""
+    )
+    bom = (request.args.get("bom") or "").lower() in ("1", "true", "yes")
+    file, exported = exports.export_mappings_file(
+        filters, request.args.get("format") or "json", actor=_actor(user), bom=bom
+    )
+    return attachment(file, exported)
+
+
+# -- feeds and change reviews (compliance.feeds, compliance.reviews) ---------------------------
+
+
+@bp.get("/reviews")
+@api_require(Permission.READ_REVIEWS)
+def reviews_list(user: User) -> ResponseReturnValue:
+    filters = reviews.ReviewFilter.from_args(request.args)
+    paging = _page_args()
+    query = reviews.reviews_query(filters, user_id=user.id)
+    page = db.paginate(query, page=paging.page, per_page=paging.per_page, error_out=False)
+    return serializers.page_envelope(page, [serializers.review_summary(r) for r in page])
+
+
+@bp.get("/reviews/<int:review_id>")
+@api_require(Permission.READ_REVIEWS)
+def review(user: User, review_id: int) -> ResponseReturnValue:
+    found = reviews.get_review(review_id)
+    return serializers.review_detail(found, reviews.impact(found))
+
+
+@bp.patch("/reviews/<int:review_id>")
+@api_require(Permission.TRIAGE_REVIEWS)
+def update_review(user: User, review_id: int) -> ResponseReturnValue:
+    """Move, assign, date, decide or annotate a review; refused whole on any bad field."""
+    reviews.get_review(review_id)  # a missing review is a 404 before the body is judged
+    changes = review_inputs.review_changes(_json_body())
+    updated = reviews.update_review(review_id, changes, actor=_actor(user))
+    return serializers.review_detail(updated, reviews.impact(updated))
+
+
+@bp.get("/feeds")
+@api_require(Permission.READ_FEEDS)
+def feed_sources(user: User) -> ResponseReturnValue:
+    paging = _page_args()
+    page = db.paginate(
+        feeds.sources_query(), page=paging.page, per_page=paging.per_page, error_out=False
+    )
+    return serializers.page_envelope(page, [serializers.feed_source_dict(s) for s in page])
+
+
+@bp.post("/feeds")
+@api_require(Permission.ADMIN_FEEDS)
+def add_feed_source(user: User) -> ResponseReturnValue:
+    body = feed_inputs.new_source(_json_body())
+    created = feeds.add_source(
+        body["url"],
+        name=body["name"],
+        interval_minutes=body["interval_minutes"],
+        enabled=body["enabled"],
+        actor=_actor(user),
+    )
+    location = url_for("api.feed_source", source_id=created.id)
+    return serializers.feed_source_dict(created), 201, {"Location": location}
+
+
+@bp.get("/feeds/<int:source_id>")
+@api_require(Permission.READ_FEEDS)
+def feed_source(user: User, source_id: int) -> ResponseReturnValue:
+    return serializers.feed_source_dict(feeds.get_source(source_id))
+
+
+@bp.patch("/feeds/<int:source_id>")
+@api_require(Permission.ADMIN_FEEDS)
+def update_feed_source(user: User, source_id: int) -> ResponseReturnValue:
+    feeds.get_source(source_id)
+    changes = feed_inputs.source_changes(_json_body())
+    updated = feeds.update_source(source_id, actor=_actor(user), **changes)
+    return serializers.feed_source_dict(updated)

@@ -12,12 +12,22 @@ class Permission(StrEnum):
     EDIT_CONTROLS = "edit-controls"
     EDIT_MAPPINGS = "edit-mappings"
     APPROVE_MAPPINGS = "approve-mappings"
+    EDIT_PROFILES = "edit-profiles"  # service profiles (compliance.applicability)
     READ_AUDIT = "read-audit"
     ADMIN_USERS = "admin-users"
     USE_API = "use-api"
+    READ_REVIEWS = "read-reviews"  # the change-review queue and feed entries (compliance.reviews)
+    TRIAGE_REVIEWS = "triage-reviews"  # move, assign and decide change reviews
+    READ_FEEDS = "read-feeds"  # feed sources with their status and errors
+    ADMIN_FEEDS = "admin-feeds"  # add, enable, disable and poll feed sources
 
 
-_EVERYONE = {Permission.READ_CATALOGUE, Permission.READ_TEAM_CONTROLS, Permission.USE_API}
+_EVERYONE = {
+    Permission.READ_CATALOGUE,
+    Permission.READ_TEAM_CONTROLS,
+    Permission.USE_API,
+    Permission.READ_REVIEWS,
+}
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     "admin": frozenset(Permission),
@@ -28,16 +38,21 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             Permission.EDIT_CONTROLS,
             Permission.EDIT_MAPPINGS,
             Permission.APPROVE_MAPPINGS,
+            Permission.EDIT_PROFILES,
             Permission.READ_AUDIT,
+            Permission.READ_FEEDS,
+            Permission.TRIAGE_REVIEWS,
         }
     ),
     "manager": frozenset(_EVERYONE),
-    "auditor": frozenset(_EVERYONE | {Permission.READ_ALL_CONTROLS, Permission.READ_AUDIT}),
+    "auditor": frozenset(
+        _EVERYONE | {Permission.READ_ALL_CONTROLS, Permission.READ_AUDIT, Permission.READ_FEEDS}
+    ),
 }
 
 ROLE_DESCRIPTIONS = {
-    "admin": "Everything, plus users, roles and API tokens.",
-    "officer": "Curates the catalogue, controls and mappings.",
+    "admin": "Everything, plus users, roles, API tokens and feed sources.",
+    "officer": "Curates the catalogue, controls and mappings; triages regulatory changes.",
     "manager": "Dashboard and the controls their team owns; read-only otherwise.",
     "auditor": "Reads everything, changes nothing.",
 }

@@ -33,6 +33,8 @@ from compliance.clock import utcnow
 from compliance.database import begin_write
 from compliance.errors import Invalid
 from compliance.extensions import db
+from compliance.feeds import services as feeds
+from compliance.feeds.models import FeedSource
 from compliance.mapping.models import Control, ControlMapping
 
 LOADER = Actor.system("catalogue loader")
@@ -140,6 +142,7 @@ class _Upsert:
         self._regulations()
         self._controls()
         self._mappings()
+        self._feeds()
 
     # -- the law layer ----------------------------------------------------------------------
 
@@ -320,6 +323,21 @@ class _Upsert:
                 + ", ".join(f"{n} {c}" for c, n in sorted(changes.items()) if c != "unchanged"),
                 after={"changes": changed_keys},
             )
+
+    def _feeds(self) -> None:
+        # Feed sources are catalogue data too: loading them here puts them in the same
+        # transaction and report as the rest (a catalogue_loaded receiver would only run when
+        # something else changed, and could not roll back with the load).
+        if not self.catalogue.feeds and not db.session.scalar(select(FeedSource.id).limit(1)):
+            return
+        feeds.sync_sources_from_catalogue(
+            {url: entry.data for url, entry in self.catalogue.feeds.items()},
+            regulators=self.regulators,
+            jurisdictions=self.jurisdictions,
+            note=self.report.note,
+            actor=self.actor,
+            now=self.now,
+        )
 
     # -- the company layer, seeded from the library -------------------------------------------
 

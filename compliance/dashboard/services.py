@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -110,6 +111,15 @@ class Dashboard:
         return self.headline.instruments == 0
 
 
+# Optional everywhere below: the ids of the obligations to count, e.g. those that apply to a
+# service profile (compliance.applicability); None counts every live obligation.
+Only = Collection[int] | None
+
+
+def _only(query: Select[Any], obligation_ids: Only) -> Select[Any]:
+    return query if obligation_ids is None else query.where(Obligation.id.in_(obligation_ids))
+
+
 def _live_obligations_needing_control(query: Select[Any]) -> Select[Any]:
     return query.where(
         Obligation.retired_at.is_(None),
@@ -118,7 +128,9 @@ def _live_obligations_needing_control(query: Select[Any]) -> Select[Any]:
     )
 
 
-def _coverage(*keys: Any, via_topics: bool = False) -> list[tuple[Any, ...]]:
+def _coverage(
+    *keys: Any, via_topics: bool = False, obligation_ids: Only = None
+) -> list[tuple[Any, ...]]:
     """Rows of (*keys, total, full, partial), grouped by keys, in one aggregate query."""
     # Per obligation: 1 if any of its mappings covers it fully, else 0; no row when unmapped.
     best = (
@@ -145,7 +157,7 @@ def _coverage(*keys: Any, via_topics: bool = False) -> list[tuple[Any, ...]]:
         query = query.join(
             obligation_topics, obligation_topics.c.obligation_id == Obligation.id
         ).join(Topic, Topic.id == obligation_topics.c.topic_id)
-    query = _live_obligations_needing_control(query)
+    query = _only(_live_obligations_needing_control(query), obligation_ids)
     if keys:
         query = query.group_by(*keys).order_by(*keys)
     return [tuple(row) for row in db.session.execute(query)]
@@ -155,50 +167,71 @@ def _as_coverage(key: str, label: str, total: Any, full: Any, partial: Any) -> C
     return Coverage(key, label, int(total or 0), int(full or 0), int(partial or 0))
 
 
-def overall_coverage() -> Coverage:
+def overall_coverage(obligation_ids: Only = None) -> Coverage:
     """Coverage of every live obligation that needs a control."""
-    total, full, partial = _coverage()[0]
+    total, full, partial = _coverage(obligation_ids=obligation_ids)[0]
     return _as_coverage("", "All obligations", total, full, partial)
 
 
-def coverage_by_jurisdiction() -> list[Coverage]:
+def coverage_by_jurisdiction(obligation_ids: Only = None) -> list[Coverage]:
     """Coverage per jurisdiction of the obligations' instruments, by jurisdiction code."""
-    rows = _coverage(Jurisdiction.code, Jurisdiction.name)
+    rows = _coverage(Jurisdiction.code, Jurisdiction.name, obligation_ids=obligation_ids)
     return [_as_coverage(code, name, *counts) for code, name, *counts in rows]
 
 
-def coverage_by_topic() -> list[Coverage]:
+def coverage_by_topic(obligation_ids: Only = None) -> list[Coverage]:
     """Coverage per obligation topic (an obligation with two topics counts in both)."""
-    rows = _coverage(Topic.name, Topic.slug, via_topics=True)
+    rows = _coverage(Topic.name, Topic.slug, via_topics=True, obligation_ids=obligation_ids)
     return [_as_coverage(slug, name, *counts) for name, slug, *counts in rows]
 
 
-def headline() -> Headline:
+def headline(obligation_ids: Only = None) -> Headline:
     """The stat cards: catalogue size, controls, coverage, gaps and approvals waiting."""
-    counts = catalogue_counts()
+    counts = catalogue_counts() if obligation_ids is None else _counts_of(obligation_ids)
     controls = select(func.count(Control.id)).where(Control.retired_at.is_(None))
-    no_control = (
+    no_control = _only(
         select(func.count(Obligation.id))
         .join(Obligation.regulation)
         .where(
             Obligation.retired_at.is_(None),
             Regulation.retired_at.is_(None),
             Obligation.no_control_reason != "",
-        )
+        ),
+        obligation_ids,
     )
     proposed = select(func.count(ControlMapping.id)).where(ControlMapping.state == "proposed")
+    if obligation_ids is not None:
+        proposed = proposed.where(ControlMapping.obligation_id.in_(obligation_ids))
     return Headline(
         instruments=counts["regulations"],
         obligations=counts["obligations"],
         controls=db.session.scalar(controls) or 0,
         no_control_needed=db.session.scalar(no_control) or 0,
         proposed_mappings=db.session.scalar(proposed) or 0,
-        coverage=overall_coverage(),
+        coverage=overall_coverage(obligation_ids),
     )
 
 
-def upcoming_dates(*, limit: int = 10) -> list[UpcomingDate]:
-    """Instruments and obligations whose duties start today or later, soonest first."""
+def _counts_of(obligation_ids: Collection[int]) -> dict[str, int]:
+    """Live instruments and obligations among obligation_ids."""
+    live = (
+        select(func.count(Obligation.id), func.count(func.distinct(Obligation.regulation_id)))
+        .join(Obligation.regulation)
+        .where(
+            Obligation.retired_at.is_(None),
+            Regulation.retired_at.is_(None),
+            Obligation.id.in_(obligation_ids),
+        )
+    )
+    obligations, regulations = db.session.execute(live).one()
+    return {"regulations": int(regulations or 0), "obligations": int(obligations or 0)}
+
+
+def upcoming_dates(*, limit: int = 10, obligation_ids: Only = None) -> list[UpcomingDate]:
+    """Instruments and obligations whose duties start today or later, soonest first.
+
+    With obligation_ids, only those obligations and the instruments they belong to.
+    """
     today = clock.today()
     regulation_on = func.coalesce(Regulation.applies_from_on, Regulation.in_force_on)
     instruments = (
@@ -208,6 +241,9 @@ def upcoming_dates(*, limit: int = 10) -> list[UpcomingDate]:
         .order_by(regulation_on, Regulation.short_title)
         .limit(limit)
     )
+    if obligation_ids is not None:
+        owners = select(Obligation.regulation_id).where(Obligation.id.in_(obligation_ids))
+        instruments = instruments.where(Regulation.id.in_(owners))
     # An obligation's own date only where it differs: its instrument's row already says the rest.
     obligations = (
         select(
@@ -230,6 +266,8 @@ def upcoming_dates(*, limit: int = 10) -> list[UpcomingDate]:
         .order_by(Obligation.effective_on, Regulation.short_title, Obligation.position)
         .limit(limit)
     )
+    if obligation_ids is not None:
+        obligations = obligations.where(Obligation.id.in_(obligation_ids))
     found = [
         UpcomingDate(on, (on - today).days, slug, short_title, code)
         for on, slug, short_title, code in db.session.execute(instruments)
@@ -264,13 +302,16 @@ def team_controls(team: str) -> list[TeamControl]:
     return [TeamControl(*row) for row in db.session.execute(query)]
 
 
-def build_dashboard(*, team: str | None = None) -> Dashboard:
-    """Everything the dashboard shows; with team, also that team's controls (for managers)."""
+def build_dashboard(*, team: str | None = None, obligation_ids: Only = None) -> Dashboard:
+    """Everything the dashboard shows; with team, also that team's controls (for managers).
+
+    With obligation_ids (those that apply to a service profile), only those obligations count.
+    """
     return Dashboard(
-        headline=headline(),
-        by_jurisdiction=coverage_by_jurisdiction(),
-        by_topic=coverage_by_topic(),
-        upcoming=upcoming_dates(),
+        headline=headline(obligation_ids),
+        by_jurisdiction=coverage_by_jurisdiction(obligation_ids),
+        by_topic=coverage_by_topic(obligation_ids),
+        upcoming=upcoming_dates(obligation_ids=obligation_ids),
         recent_changes=recent_catalogue_changes(),
         team_controls=team_controls(team) if team is not None else None,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, fields
 from datetime import date, timedelta
 from typing import Any
@@ -526,11 +527,18 @@ def live_obligations(text: str = "") -> list[Obligation]:
     return list(db.session.scalars(query))
 
 
-def obligation_gaps_query(jurisdiction: str = "") -> Select[Obligation]:
-    """Unmapped obligations, optionally only under a jurisdiction (and those below it)."""
+def obligation_gaps_query(
+    jurisdiction: str = "", *, obligation_ids: Collection[int] | None = None
+) -> Select[Obligation]:
+    """Unmapped obligations, optionally only under a jurisdiction (and those below it).
+
+    obligation_ids, when given, limits them further (e.g. to those that apply to a profile).
+    """
     query = unmapped_obligations_query().options(
         selectinload(Obligation.regulation).selectinload(Regulation.jurisdiction)
     )
+    if obligation_ids is not None:
+        query = query.where(Obligation.id.in_(obligation_ids))
     if jurisdiction:
         # The catalogue's own filter knows the jurisdiction tree; NotFound names a bad code.
         within = obligations_query(CatalogueFilter(jurisdiction=jurisdiction)).subquery()

@@ -8,6 +8,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
+from compliance.applicability import services as applicability
 from compliance.auth.access import require
 from compliance.auth.roles import Permission, role_can
 from compliance.auth.views import current_actor
@@ -352,12 +353,22 @@ def delete_mapping(mapping_id: int) -> ResponseReturnValue:
 def gaps() -> ResponseReturnValue:
     """Obligations no control serves, and controls that serve no obligation."""
     jurisdiction = request.args.get("jurisdiction", "").strip().upper()[:20]
+    # ?profile=<id>: only the obligations that apply to that service profile.
+    profile, applicable = None, None
+    profile_id = request.args.get("profile", type=int)
+    if profile_id is not None:
+        try:
+            profile = applicability.get_profile(profile_id)
+        except NotFound:
+            flash("That service profile no longer exists; showing every obligation.", "warning")
+        else:
+            applicable = applicability.applicable_obligation_ids(profile.id)
     try:
-        obligation_query = services.obligation_gaps_query(jurisdiction)
+        obligation_query = services.obligation_gaps_query(jurisdiction, obligation_ids=applicable)
     except NotFound as error:
         flash(f"{error.message} Showing every jurisdiction.", "warning")
         jurisdiction = ""
-        obligation_query = services.obligation_gaps_query()
+        obligation_query = services.obligation_gaps_query(obligation_ids=applicable)
     per_page = current_app.config["PAGE_SIZE"]
     obligations = db.paginate(
         obligation_query, page=_page("opage"), per_page=per_page, error_out=False
@@ -378,4 +389,6 @@ def gaps() -> ResponseReturnValue:
         team=team,
         jurisdiction=jurisdiction,
         jurisdictions=catalogue.facet_choices()["jurisdiction"],
+        profile=profile,
+        profiles=applicability.list_profiles(),
     )

@@ -10,9 +10,12 @@ from typing import Any, NamedTuple
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 
 from compliance.audit import services as audit
+from compliance.feeds import services as feeds
+from compliance.search import services as search
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +36,49 @@ def verify_audit_chain() -> None:
         log.error("audit trail broken at event %s: %s", report.first_broken_id, report.reason)
 
 
+def repair_search_index() -> None:
+    """Bring the search index back in step with the database (`flask search check --repair`).
+
+    Heals whatever request-time index writes missed: a lock held too long, a crashed worker.
+    """
+    report = search.check_index(repair=True)
+    if report.in_step:
+        log.info("search index in step: %d documents", report.indexed)
+    else:
+        log.warning(
+            "search index repaired: %d missing, %d stale, %d extra%s",
+            len(report.missing),
+            len(report.stale),
+            len(report.extra),
+            f" ({report.problem})" if report.problem else "",
+        )
+
+
+def poll_due_feeds() -> None:
+    """Poll the feed sources whose time has come (`flask feeds poll --due`).
+
+    Due times live in the feed_sources table, not in the scheduler, so a restart or a missed
+    tick costs only delay, and running it twice polls nothing twice.
+    """
+    feeds.poll_due_sources()  # logs its own summary
+
+
 def job_table(config: Mapping[str, Any]) -> list[Job]:
     nightly = CronTrigger(hour=config["SCHEDULER_AUDIT_VERIFY_HOUR"], minute=0, timezone="UTC")
     return [
         Job("audit-verify", verify_audit_chain, nightly, "Check the audit trail's hash chain"),
+        Job(
+            "search-check",
+            repair_search_index,
+            CronTrigger(hour=config["SCHEDULER_AUDIT_VERIFY_HOUR"], minute=30, timezone="UTC"),
+            "Check the search index against the database and repair it",
+        ),
+        Job(
+            "feeds-poll",
+            poll_due_feeds,
+            IntervalTrigger(seconds=int(config["SCHEDULER_FEEDS_POLL_SECONDS"]), timezone="UTC"),
+            "Poll the feed sources that are due",
+        ),
     ]
 
 

@@ -1,0 +1,12 @@
+"""Regulatory change monitoring: feed sources, polling, entries and their relevance."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from compliance.feeds import cli, models, views  # noqa: F401  (models: the tables)
+
+    app.register_blueprint(views.bp)
+    app.cli.add_command(cli.cli)
