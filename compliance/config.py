@@ -42,6 +42,10 @@ class DefaultConfig:
     PAGE_SIZE = 25
 
     SCHEDULER_AUDIT_VERIFY_HOUR = 3  # UTC hour of the nightly audit-chain check
+    # One active scheduler per database: the leader's lease lasts this long and is renewed
+    # every third of it; a standby retries this often.
+    SCHEDULER_LEASE_SECONDS = 60
+    SCHEDULER_STANDBY_SECONDS = 15
 
     # Imports (CSV, XLSX, OSCAL): larger files are refused with the reason, nothing imported.
     IMPORT_MAX_BYTES = 20 * 1024 * 1024  # the uploaded file

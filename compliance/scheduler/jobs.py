@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -15,6 +16,7 @@ from flask import Flask
 
 from compliance.audit import services as audit
 from compliance.feeds import services as feeds
+from compliance.scheduler.leader import Leadership
 from compliance.search import services as search
 
 log = logging.getLogger(__name__)
@@ -82,14 +84,55 @@ def job_table(config: Mapping[str, Any]) -> list[Job]:
     ]
 
 
-def run(app: Flask) -> None:
-    """Run every job on its trigger until interrupted."""
+def run(app: Flask, stop: threading.Event | None = None) -> None:
+    """Stand by until this process is the one active scheduler, then run the jobs.
+
+    Several `flask scheduler run` processes may share a database (one per host, or a restart
+    overlapping the old process); only the elected leader runs jobs (compliance.scheduler.
+    leader). A leader that loses its lease stops its jobs and stands by again.
+    """
+    stop = stop or threading.Event()  # set by tests (or an embedding process) to end the loop
+    standby_seconds = app.config["SCHEDULER_STANDBY_SECONDS"]
+    with app.app_context():
+        leadership = Leadership(ttl_seconds=app.config["SCHEDULER_LEASE_SECONDS"])
+    while not stop.is_set():
+        with app.app_context():
+            leading = leadership.acquire()
+        if not leading:
+            log.info("another scheduler is active; standing by (%s)", leadership.holder)
+            stop.wait(standby_seconds)
+            continue
+        log.info("elected as the active scheduler (%s)", leadership.holder)
+        try:
+            _run_jobs(app, leadership, stop)
+        finally:
+            with app.app_context():
+                leadership.release()
+
+
+def _run_jobs(app: Flask, leadership: Leadership, stop: threading.Event) -> None:
+    """Run every job on its trigger until interrupted or until the lead is lost."""
     scheduler = BlockingScheduler(timezone="UTC")
     # coalesce: a backlog after downtime runs once; max_instances: never two copies at once.
     options = {"replace_existing": True, "coalesce": True, "max_instances": 1}
     for job in job_table(app.config):
         scheduler.add_job(_in_app_context(app, job.func), job.trigger, id=job.id, **options)
         log.info("scheduled %s: %s (%s)", job.id, job.description, job.trigger)
+
+    def keep_the_lead() -> None:
+        if stop.is_set():
+            scheduler.shutdown(wait=False)
+            return
+        with app.app_context():
+            if not leadership.renew():
+                log.warning("lost the scheduler lease; stopping jobs and standing by")
+                scheduler.shutdown(wait=False)
+
+    # Renew well inside the lease, so one slow renewal does not hand the lead away.
+    renew_every = IntervalTrigger(seconds=max(1, app.config["SCHEDULER_LEASE_SECONDS"] // 3))
+    if stop.is_set():
+        return
+    scheduler.add_job(keep_the_lead, renew_every, id="scheduler-lease", **options)
     scheduler.start()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import pytest
@@ -104,14 +105,22 @@ def test_run_schedules_every_job_once(
 ) -> None:
     FakeScheduler.instances.clear()
     monkeypatch.setattr(jobs, "BlockingScheduler", FakeScheduler)
+    stop = threading.Event()
 
-    jobs.run(app)
+    def start_then_stop(self: FakeScheduler) -> None:
+        self.started = True
+        stop.set()  # the fake returns at once; end the elect-and-run loop after one round
+
+    monkeypatch.setattr(FakeScheduler, "start", start_then_stop)
+
+    jobs.run(app, stop)
 
     [scheduler] = FakeScheduler.instances
     assert scheduler.started
     assert scheduler.options == {"timezone": "UTC"}
     assert [options["id"] for _, _, options in scheduler.jobs] == [
-        job.id for job in jobs.job_table(app.config)
+        *(job.id for job in jobs.job_table(app.config)),
+        "scheduler-lease",  # the leader renews its lease as a job of its own
     ]
     for _, _, options in scheduler.jobs:
         assert options["replace_existing"] and options["coalesce"]
@@ -125,7 +134,7 @@ def test_run_schedules_every_job_once(
 def test_scheduler_run_command_stops_cleanly(
     runner: FlaskCliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def interrupted(app: Flask) -> None:
+    def interrupted(app: Flask, stop: object = None) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(jobs, "run", interrupted)
