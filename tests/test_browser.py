@@ -62,7 +62,8 @@ def test_officer_maps_a_control_and_sees_it_on_the_control_page(
     assert Path(CHROMIUM).exists(), "install Debian's chromium package (.ci/run does)"
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page()
+        # Wide enough for the full navigation bar (it collapses into a menu below 1400 px).
+        page = browser.new_page(viewport={"width": 1500, "height": 900})
         try:
             _journey(page, live_server)
         except Exception:
