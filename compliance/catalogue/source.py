@@ -51,6 +51,11 @@ class SourceDocument:
         return self.lines.get(path, 1)
 
 
+def read_plain(path: Path) -> Any:
+    """Parse a trusted YAML data file shipped with the app (no line tracking, safe loader)."""
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
 def read_document(path: Path) -> SourceDocument:
     """Parse one YAML file; syntax errors and duplicate keys become problems with lines."""
     document = SourceDocument(path)

@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from compliance.catalogue.source import read_plain
 from compliance.search.citations import find_citations
 
 SYNONYMS_FILE = Path(__file__).with_name("synonyms.yaml")
@@ -188,7 +187,7 @@ def _places(
 
 def read_synonyms(path: Path = SYNONYMS_FILE) -> dict[str, Any]:
     """The synonyms file: {"groups": [[phrase, ...], ...], "places": {code: [name, ...]}}."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = read_plain(path) or {}
     return {"groups": list(data.get("groups") or []), "places": dict(data.get("places") or {})}
 
 
