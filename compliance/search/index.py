@@ -70,6 +70,7 @@ KIND_BOOST = 30.0  # a query naming only an instrument lists the instrument itse
 MAX_EXPANSIONS = 48  # terms a prefix or a fuzzy word may stand for
 SNIPPET_CHARS = 280
 _CACHE_ENTRIES = 4000  # document sets kept per segment (about 12 KB each at 100k documents)
+_OPEN_ATTEMPTS = 20  # tries to open while other processes commit (see _open_index)
 # Facet name -> index field. "jurisdiction" counts and filters on the jurisdiction and every
 # jurisdiction above it, as the catalogue's own filter does (US covers US-CA).
 FACET_FIELDS = {
@@ -292,15 +293,41 @@ class SearchIndex:
 
     def _open_index(self) -> Any:
         storage = self._storage()
-        name = self.current_name()
+        for attempt in range(_OPEN_ATTEMPTS):
+            name = self.current_name()
+            try:
+                if storage.index_exists(name):
+                    return storage.open_index(indexname=name)
+                return self._create_index(storage, name)
+            except FileNotFoundError as error:
+                # Whoosh finds the newest TOC, then reads it; a commit in another process
+                # can delete that TOC in between. The next look finds the newer one.
+                time.sleep(0.01 * (attempt + 1))
+                if attempt < _OPEN_ATTEMPTS - 1:
+                    continue
+                raise IndexUnavailable(
+                    f"The search index at {self.directory} cannot be opened."
+                ) from error
+            except Exception as error:  # a damaged TOC, a full disk ...
+                raise IndexUnavailable(
+                    f"The search index at {self.directory} cannot be opened."
+                ) from error
+        raise AssertionError("unreachable: the last attempt raises")
+
+    @staticmethod
+    def _create_index(storage: Any, name: str) -> Any:
+        # Creating writes generation 0 and wipes the name's files, so two processes that
+        # both saw no index must not both create it: the second would erase the first's
+        # commits. Whoosh's own write lock serialises them; the loser opens instead.
+        lock = storage.lock(f"{name}_WRITELOCK")
+        if not lock.acquire(blocking=True):
+            raise IndexBusy("The search index is being created by another process.")
         try:
             if storage.index_exists(name):
                 return storage.open_index(indexname=name)
             return storage.create_index(_schema(), indexname=name)
-        except Exception as error:  # a damaged TOC, a vanished file, a full disk ...
-            raise IndexUnavailable(
-                f"The search index at {self.directory} cannot be opened."
-            ) from error
+        finally:
+            lock.release()
 
     def _current(self) -> _State:
         state = self._state
@@ -311,12 +338,19 @@ class SearchIndex:
                     return state
             except OSError:
                 pass
-        index = self._open_index()
-        try:
-            generation = index.latest_generation()  # read first: a later commit only reopens
-            searcher = index.searcher(weighting=BM25F())
-        except Exception as error:
-            raise IndexUnavailable("The search index cannot be read.") from error
+        for attempt in range(_OPEN_ATTEMPTS):
+            index = self._open_index()
+            try:
+                generation = index.latest_generation()  # read first: a later commit reopens
+                searcher = index.searcher(weighting=BM25F())
+                break
+            except FileNotFoundError as error:
+                # A commit elsewhere merged away a segment between the TOC and its files.
+                if attempt == _OPEN_ATTEMPTS - 1:
+                    raise IndexUnavailable("The search index cannot be read.") from error
+                time.sleep(0.01 * (attempt + 1))
+            except Exception as error:
+                raise IndexUnavailable("The search index cannot be read.") from error
         reader = searcher.reader()
         leaves = [
             (leaf.segment().segment_id() if leaf.segment() is not None else "", offset, leaf)
