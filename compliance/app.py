@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask
 
 from compliance import (
+    alerts,
     api,
     applicability,
     audit,
@@ -40,6 +42,7 @@ DOMAINS = (
     search,
     feeds,
     reviews,
+    alerts,
 )
 # templates/ lives beside the package, not inside it (README, "Layout").
 TEMPLATE_DIR = str(Path(__file__).resolve().parent.parent / "templates")
@@ -87,6 +90,9 @@ def _derive_settings(app: Flask) -> None:
             "postgresql://", "postgresql+psycopg://", 1
         )
     config["SEARCH_INDEX_DIR"] = config.get("SEARCH_INDEX_DIR") or str(instance / "search-index")
+    if not config.get("ALERTS_MESSAGE_ID_DOMAIN"):
+        host = urlsplit(str(config["BASE_URL"])).hostname or "localhost"
+        config["ALERTS_MESSAGE_ID_DOMAIN"] = host
     if config.get("SESSION_COOKIE_SECURE") is None:
         secure = str(config["BASE_URL"]).startswith("https://")
         config["SESSION_COOKIE_SECURE"] = secure

@@ -75,6 +75,29 @@ class DefaultConfig:
     SCHEDULER_FEEDS_POLL_SECONDS = 60  # how often the scheduler looks for due sources
     REVIEWS_DUE_DAYS = 14  # a new change review's default due date
 
+    # Alerts (compliance.alerts). The outbox retries temporary SMTP failures with capped
+    # exponential backoff; a message still failing after ALERTS_MAX_ATTEMPTS shows as failed.
+    ALERTS_MESSAGE_ID_DOMAIN = ""  # right side of Message-IDs; default: BASE_URL's host
+    ALERTS_RETRY_FIRST_MINUTES = 1
+    ALERTS_RETRY_MAX_MINUTES = 60
+    ALERTS_MAX_ATTEMPTS = 60  # about two days at the capped interval
+    ALERTS_SEND_BATCH = 500  # messages one send run delivers at most
+    # A send whose outcome was never stored (the process died) is retried after this long,
+    # with the same Message-ID (compliance.alerts.outbox, point 3).
+    ALERTS_SENDING_TIMEOUT_SECONDS = 600
+    ALERTS_ESCALATE_AFTER_DAYS = 3  # unacknowledged "action required" goes to the admins
+    SCHEDULER_ALERTS_SEND_SECONDS = 60  # how often the scheduler sends what is due
+    SCHEDULER_DIGEST_HOUR = 7  # UTC hour of the daily digest (weekly: Mondays, same hour)
+
+    # Outgoing mail (compliance.alerts.mailer). With no SMTP_URL, messages are written as .eml
+    # files to MAIL_OUTBOX_DIR, so a fresh install works with no mail server. SMTP_URL takes
+    # smtp://host:25 (plain), smtp+starttls://user:pass@host:587 (or smtp://…?starttls=true),
+    # smtps://user:pass@host:465 (TLS from the start); ?timeout=SECONDS, default 30.
+    SMTP_URL = ""
+    SMTP_CA_FILE = ""  # PEM bundle to trust instead of the system's (a private CA)
+    MAIL_FROM = "compliance@localhost"  # envelope sender and From
+    MAIL_OUTBOX_DIR = ""  # default: instance/outbox
+
     WTF_CSRF_TIME_LIMIT = 8 * 3600
     BOOTSTRAP_SERVE_LOCAL = True  # the app must work with no internet
     BOOTSTRAP_BOOTSWATCH_THEME = None

@@ -25,3 +25,15 @@ feed_source_flagged = _signals.signal("feed-source-flagged")
 review_opened = _signals.signal("review-opened")
 #: sender: the ChangeReview that reached "action-required"; kwargs: actor (an Actor).
 review_action_required = _signals.signal("review-action-required")
+
+# -- sent inside the writing transaction -------------------------------------------------------
+# Receivers of these add rows to db.session and never commit: what they write stands or falls
+# with the change itself. The alert outbox (issue #6) writes its delivery rows this way, so no
+# event can be committed without its alerts, nor an alert without its event.
+
+#: sender: the ChangeReview just opened, flushed (it has an id); kwargs: actor.
+review_opening = _signals.signal("review-opening")
+#: sender: the ChangeReview moving to "action-required"; kwargs: actor.
+review_requiring_action = _signals.signal("review-requiring-action")
+#: sender: the FeedSource being flagged as failing for FEEDS_FLAG_AFTER_DAYS.
+feed_source_flagging = _signals.signal("feed-source-flagging")

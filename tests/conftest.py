@@ -53,6 +53,7 @@ def _config(database_url: str, tmp_path: Path) -> dict[str, Any]:
         "SEARCH_INDEX_DIR": str(tmp_path / "search-index"),
         "CATALOGUE_DIR": str(DATA / "catalogue"),
         "BASE_URL": "http://localhost",
+        "MAIL_OUTBOX_DIR": str(tmp_path / "outbox"),  # never the repository's instance/
         # Cheaper hashing keeps the suite fast; test_passwords checks the real defaults.
         "PASSWORD_ARGON2_MEMORY_KIB": 1024,
         "PASSWORD_ARGON2_TIME_COST": 1,

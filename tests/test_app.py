@@ -21,7 +21,15 @@ from tests.conftest import PASSWORD, _config, csrf_token
 
 # Reachable without the permission decorator: static files, the pages that log people in
 # (and out: any logged-in user may), and the API, whose bearer-token checks test the API.
-UNGUARDED = {"static", "bootstrap.static", "auth.login", "auth.setup", "auth.logout"}
+UNGUARDED = {
+    "static",
+    "bootstrap.static",
+    "auth.login",
+    "auth.setup",
+    "auth.logout",
+    "alerts.unsubscribe",  # a signed single-use token instead of a login
+    "alerts.calendar",  # a signed revocable token instead of a login
+}
 
 
 def _is_unguarded(endpoint: str) -> bool:

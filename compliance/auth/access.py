@@ -19,7 +19,15 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 # Endpoints reachable before anyone has logged in.
-PUBLIC_ENDPOINTS = {"auth.login", "auth.setup", "static", "bootstrap.static"}
+PUBLIC_ENDPOINTS = {
+    "auth.login",
+    "auth.setup",
+    "static",
+    "bootstrap.static",
+    # Signed, single-purpose tokens stand in for a login (compliance.alerts.tokens).
+    "alerts.unsubscribe",
+    "alerts.calendar",
+}
 
 
 def install_access_rules(app: Flask) -> None:

@@ -20,6 +20,8 @@ class Permission(StrEnum):
     TRIAGE_REVIEWS = "triage-reviews"  # move, assign and decide change reviews
     READ_FEEDS = "read-feeds"  # feed sources with their status and errors
     ADMIN_FEEDS = "admin-feeds"  # add, enable, disable and poll feed sources
+    RECEIVE_ALERTS = "receive-alerts"  # own alert subscriptions, acknowledgements, calendar
+    ADMIN_ALERTS = "admin-alerts"  # the outbox, team mailing lists, escalations
 
 
 _EVERYONE = {
@@ -42,9 +44,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             Permission.READ_AUDIT,
             Permission.READ_FEEDS,
             Permission.TRIAGE_REVIEWS,
+            Permission.RECEIVE_ALERTS,
         }
     ),
-    "manager": frozenset(_EVERYONE),
+    "manager": frozenset(_EVERYONE | {Permission.RECEIVE_ALERTS}),
     "auditor": frozenset(
         _EVERYONE | {Permission.READ_ALL_CONTROLS, Permission.READ_AUDIT, Permission.READ_FEEDS}
     ),

@@ -19,6 +19,7 @@ from flask import current_app
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
+from compliance import signals
 from compliance.audit.services import Actor, record
 from compliance.catalogue.models import Jurisdiction, Regulation
 from compliance.extensions import db
@@ -285,6 +286,7 @@ def _failed(
             source.id,
             summary=f"{source.name} has failed for {days} days: {error[:200]}",
         )
+        signals.feed_source_flagging.send(source)
         outcome.signals.append(("feed_source_flagged", source, {}))
 
 

@@ -120,6 +120,7 @@ def open_for_entry(
         _set_matches(review, strong)
         db.session.flush()
         _event(review, "opened", actor, to_state="new", data={"score": review.score})
+        signals.review_opening.send(review, actor=actor)
         record(
             actor,
             "review.opened",
@@ -186,6 +187,7 @@ def promote_entry(entry_id: int, *, actor: Actor, note: str = "") -> ChangeRevie
         summary=f"{entry.title[:200]} (promoted by hand)",
         after={"entry": entry.id, "promoted": True},
     )
+    signals.review_opening.send(review, actor=actor)
     db.session.commit()
     signals.review_opened.send(review)
     return review
@@ -256,6 +258,9 @@ def update_review(review_id: int, changes: ReviewChanges, *, actor: Actor) -> Ch
     if changes.state and changes.state != review.state:
         moved_to_action = changes.state == "action-required"
         _move(review, changes.state, actor)
+    if moved_to_action:
+        db.session.flush()
+        signals.review_requiring_action.send(review, actor=actor)
     db.session.commit()
     if moved_to_action:
         signals.review_action_required.send(review, actor=actor)
@@ -521,8 +526,11 @@ class Impact:
     teams: list[str] = field(default_factory=list)
 
 
-def impact(review: ChangeReview) -> list[Impact]:
-    """The impact panel: per match, cited obligations first (else all live ones), with controls."""
+def impact(review: ChangeReview, *, limit_to: set[int] | None = None) -> list[Impact]:
+    """The impact panel: per match, cited obligations first (else all live ones), with controls.
+
+    limit_to keeps only those obligations (what applies to a service profile).
+    """
     result = []
     for match in review.matches:
         cited = set(match.obligation_ids or [])
@@ -534,6 +542,8 @@ def impact(review: ChangeReview) -> list[Impact]:
             .options(selectinload(Obligation.mappings).selectinload(ControlMapping.control))
         )
         obligations = list(db.session.scalars(query))
+        if limit_to is not None:
+            obligations = [o for o in obligations if o.id in limit_to]
         if cited:
             obligations.sort(key=lambda o: (o.id not in cited, o.position))
         rows = [

@@ -7,10 +7,12 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from compliance import clock
+from compliance.alerts import services as alerts
+from compliance.applicability import services as applicability
 from compliance.auth.access import require
 from compliance.auth.roles import Permission
 from compliance.auth.views import current_actor
-from compliance.errors import Invalid
+from compliance.errors import Invalid, NotFound
 from compliance.extensions import db
 from compliance.feeds import services as feeds
 from compliance.reviews import services
@@ -69,13 +71,30 @@ def detail(review_id: int) -> ResponseReturnValue:
 
 
 def _detail(review: ChangeReview, form: ReviewForm, status: int = 200) -> ResponseReturnValue:
-    impacts = services.impact(review)
+    # ?profile=<id> limits the impact to the obligations that bind that service (issue #8);
+    # those needing legal judgement stay in, marked, since they may bind it.
+    profile, applies, judgement = None, None, set()
+    profile_id = request.args.get("profile", type=int)
+    if profile_id is not None:
+        try:
+            profile = applicability.get_profile(profile_id)
+        except NotFound:
+            flash("That service profile no longer exists; showing every obligation.", "warning")
+        else:
+            evaluation = applicability.evaluate_profile(profile.id)
+            applies = evaluation.ids("applies", "needs-judgement")
+            judgement = evaluation.ids("needs-judgement")
+    impacts = services.impact(review, limit_to=applies)
     return render_template(
         "reviews/detail.html",
         review=review,
         entry=review.entry,
         form=form,
         impacts=impacts,
+        profile=profile,
+        profiles=applicability.list_profiles(),
+        judgement=judgement,
+        acknowledgements=alerts.review_acknowledgements(review.id),
         teams=services.affected_teams(impacts),
         diffs=feeds.revision_diffs(review.entry),
         labels=STATE_LABELS,

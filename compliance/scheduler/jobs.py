@@ -14,6 +14,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 
+from compliance.alerts import outbox as alerts_outbox
+from compliance.alerts import services as alerts
 from compliance.audit import services as audit
 from compliance.feeds import services as feeds
 from compliance.scheduler.leader import Leadership
@@ -65,6 +67,32 @@ def poll_due_feeds() -> None:
     feeds.poll_due_sources()  # logs its own summary
 
 
+def send_alerts() -> None:
+    """Deliver the alert messages that are due (`flask alerts send`).
+
+    The outbox rows carry their own due times and retry state, so a missed tick costs only
+    delay, and a send interrupted by a crash is picked up again (compliance.alerts.outbox).
+    """
+    alerts_outbox.send_due()  # logs its own summary
+
+
+def raise_alert_dates() -> None:
+    """Deadline alerts (30, 7, 1 days ahead) and escalations of unacknowledged actions."""
+    deadlines = alerts.raise_deadlines()
+    escalations = alerts.escalate_unacknowledged()
+    log.info("alerts: %d deadline events, %d escalations", deadlines.events, escalations.escalated)
+
+
+def send_digest(cadence: str) -> Callable[[], None]:
+    def bundle_and_send() -> None:
+        report = alerts_outbox.bundle_digests(cadence)
+        log.info("alerts: %d %s digests holding %d alerts", report.messages, cadence, report.items)
+        alerts_outbox.send_due()
+
+    bundle_and_send.__name__ = f"send_{cadence}_digest"
+    return bundle_and_send
+
+
 def job_table(config: Mapping[str, Any]) -> list[Job]:
     nightly = CronTrigger(hour=config["SCHEDULER_AUDIT_VERIFY_HOUR"], minute=0, timezone="UTC")
     return [
@@ -80,6 +108,32 @@ def job_table(config: Mapping[str, Any]) -> list[Job]:
             poll_due_feeds,
             IntervalTrigger(seconds=int(config["SCHEDULER_FEEDS_POLL_SECONDS"]), timezone="UTC"),
             "Poll the feed sources that are due",
+        ),
+        Job(
+            "alerts-send",
+            send_alerts,
+            IntervalTrigger(seconds=int(config["SCHEDULER_ALERTS_SEND_SECONDS"]), timezone="UTC"),
+            "Send the alert e-mails that are due",
+        ),
+        Job(
+            "alerts-dates",
+            raise_alert_dates,
+            CronTrigger(hour=config["SCHEDULER_DIGEST_HOUR"], minute=0, timezone="UTC"),
+            "Raise deadline alerts and escalate unacknowledged actions",
+        ),
+        Job(
+            "alerts-digest-daily",
+            send_digest("daily"),
+            CronTrigger(hour=config["SCHEDULER_DIGEST_HOUR"], minute=5, timezone="UTC"),
+            "Bundle and send the daily digests",
+        ),
+        Job(
+            "alerts-digest-weekly",
+            send_digest("weekly"),
+            CronTrigger(
+                day_of_week="mon", hour=config["SCHEDULER_DIGEST_HOUR"], minute=10, timezone="UTC"
+            ),
+            "Bundle and send the weekly digests",
         ),
     ]
 
