@@ -109,3 +109,13 @@ def _journey(page, base: str) -> None:  # type: ignore[no-untyped-def]
     expect(page.get_by_role("heading", name="Age estimation at sign-up")).to_be_visible()
     expect(page.get_by_role("link", name="Protection of minors")).to_be_visible()
     expect(page.get_by_text("Age estimation is one of the measures for minors.")).to_be_visible()
+
+    # Subscribe to daily EU alerts from the account menu, and see the subscription listed.
+    page.locator(".navbar .dropdown-toggle").click()
+    page.get_by_role("link", name="My alerts").click()
+    expect(page.get_by_role("heading", name="My alerts")).to_be_visible()
+    page.get_by_label("How often").select_option("daily")
+    page.get_by_label("Jurisdictions").select_option(["EU"])
+    page.get_by_role("button", name="Subscribe").click()
+    expect(page.locator(".alert-success")).to_contain_text("Subscribed: My alerts, daily digest.")
+    expect(page.get_by_role("cell", name="in EU")).to_be_visible()
