@@ -97,7 +97,10 @@ def open_transport(config: Mapping[str, Any], instance_path: str) -> Transport:
             instance_path, "outbox"
         )
         return FileTransport(Path(directory))
-    settings = parse_smtp_url(url, ca_file=str(config.get("SMTP_CA_FILE") or "") or None)
+    ca_file = str(config.get("SMTP_CA_FILE") or "") or None
+    if ca_file is not None and not os.path.isfile(ca_file):
+        raise ValueError(f"SMTP_CA_FILE: no such file: {ca_file}")
+    settings = parse_smtp_url(url, ca_file=ca_file)
     return SmtpTransport(settings, envelope_sender(str(config.get("MAIL_FROM") or "")))
 
 
@@ -242,7 +245,12 @@ class SmtpTransport:
         recipients = _recipients(message)
         try:
             connection = self._connect()
-            refused = connection.sendmail(self.sender, recipients, data)
+            # EmailMessage picks 8bit transfer encoding for mostly-ASCII UTF-8 text; RFC 6152
+            # wants that declared to servers that offer it.
+            options = (
+                ["BODY=8BITMIME"] if not data.isascii() and connection.has_extn("8bitmime") else []
+            )
+            refused = connection.sendmail(self.sender, recipients, data, options)
         except smtplib.SMTPRecipientsRefused as error:
             # smtplib sent RSET: the connection is still good for the next message.
             raise _recipients_failure(error.recipients) from None

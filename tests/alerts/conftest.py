@@ -1,17 +1,19 @@
 """A real SMTP server (aiosmtpd) on 127.0.0.1 for the alerts tests.
 
     def test_x(smtp_server):
-        smtp_server.url                 # "smtp://127.0.0.1:PORT", for SMTP_URL
-        smtp_server.messages            # [EmailMessage], parsed with email.policy.default
-        smtp_server.envelopes           # [Envelope(sender, recipients, data)], same order
+        smtp_server.url             # "smtp://127.0.0.1:PORT", for SMTP_URL (.config: a dict)
+        smtp_server.messages        # [EmailMessage] accepted, parsed with email.policy.default
+        smtp_server.envelopes       # [Envelope(sender, recipients, data, options)], same order
+        smtp_server.data_commands   # DATA transactions seen, refused ones included
+        smtp_server.connections     # client connections that sent MAIL
         smtp_server.script("451 4.3.0 Try again later")         # the next DATA answers that
         smtp_server.script("550 5.1.1 No such user", at="RCPT")  # or the next RCPT
         smtp_server.stop(); smtp_server.start()  # an outage: refused meanwhile, same port after
 
 Variants: smtp_server_auth (AUTH required, over plain text on loopback: SMTP_USER and
-SMTP_PASSWORD), smtp_server_starttls (STARTTLS required, then AUTH) and smtps_server (TLS from
-the first byte, then AUTH); the TLS ones carry .ca_file, a PEM file to pass as SMTP_CA_FILE,
-from a certificate authority made for the test session by trustme.
+SMTP_PASSWORD, in .url), smtp_server_starttls (STARTTLS required, then AUTH) and smtps_server
+(TLS from the first byte, then AUTH); the TLS ones carry .ca_file, a PEM file to pass as
+SMTP_CA_FILE (.config includes it), from a certificate authority made by trustme.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class Envelope:
     sender: str
     recipients: tuple[str, ...]
     data: bytes  # as received, CRLF line ends, dot-unstuffed
+    options: tuple[str, ...] = ()  # MAIL FROM parameters, e.g. BODY=8BITMIME
 
 
 class Handler:
@@ -113,7 +116,12 @@ class Handler:
         assert isinstance(data, bytes)
         with self.lock:
             self.envelopes.append(
-                Envelope(str(envelope.mail_from), tuple(envelope.rcpt_tos), bytes(data))
+                Envelope(
+                    str(envelope.mail_from),
+                    tuple(envelope.rcpt_tos),
+                    bytes(data),
+                    tuple(envelope.mail_options),
+                )
             )
         return "250 2.0.0 Message accepted for delivery"
 
@@ -206,7 +214,7 @@ class SmtpServer:
         credentials = ""
         if self.auth:
             credentials = f"{quote(SMTP_USER, safe='')}:{quote(SMTP_PASSWORD, safe='')}@"
-        return f"{scheme}://{credentials}{HOST}:{self.port}?timeout=10"
+        return f"{scheme}://{credentials}{HOST}:{self.port}"
 
     @property
     def config(self) -> dict[str, str]:
@@ -225,7 +233,9 @@ class SmtpServer:
     def messages(self) -> list[EmailMessage]:
         parsed = []
         for envelope in self.envelopes:
-            message = email.message_from_bytes(envelope.data, policy=email.policy.default)
+            # LF line ends, as a mailbox stores them: else 8bit bodies read back with CRLF.
+            data = envelope.data.replace(b"\r\n", b"\n")
+            message = email.message_from_bytes(data, policy=email.policy.default)
             assert isinstance(message, EmailMessage)
             parsed.append(message)
         return parsed
