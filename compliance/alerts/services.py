@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
 from typing import Any
 
 from flask import current_app, url_for
@@ -18,7 +20,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from compliance import clock
-from compliance.alerts import calendar, outbox, tokens
+from compliance.alerts import calendar, mailer, outbox, tokens
 from compliance.alerts.models import (
     CADENCES,
     AlertCalendar,
@@ -913,3 +915,42 @@ def outbox_summary(*, limit: int = 50) -> OutboxSummary:
 
 def message_events(message: AlertMessage) -> list[AlertEvent]:
     return [delivery.event for delivery in message.deliveries]
+
+
+# -- the transport, for admins ----------------------------------------------------------------
+
+
+def transport_description() -> str:
+    """Where mail goes, in words, or what is wrong with the setting (no password ever)."""
+    try:
+        transport = mailer.open_transport(current_app.config, current_app.instance_path)
+    except ValueError as error:
+        return f"misconfigured: {error}"
+    try:
+        return transport.description
+    finally:
+        transport.close()
+
+
+def send_test_message(user: User, *, actor: Actor) -> str:
+    """Send one message straight through the transport, so an admin sees at once whether the
+    mail set-up works; raises mailer.DeliveryFailure (or ValueError for a bad SMTP_URL)."""
+    message = EmailMessage()
+    message["From"] = Address("Compliance alerts", addr_spec=str(current_app.config["MAIL_FROM"]))
+    message["To"] = Address(addr_spec=user.email)
+    message["Subject"] = "Test message from the compliance alerts"
+    message["Date"] = format_datetime(clock.utcnow())
+    message["Message-ID"] = outbox.new_message_id()
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(
+        "This message shows that the compliance app can send alerts through "
+        f"{transport_description()}.\n"
+    )
+    transport = mailer.open_transport(current_app.config, current_app.instance_path)
+    try:
+        transport.send(message)
+    finally:
+        transport.close()
+    record(actor, "alert.test_message", "user", user.id, summary=f"sent to {user.email}")
+    db.session.commit()
+    return transport.description

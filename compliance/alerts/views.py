@@ -7,7 +7,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from compliance.alerts import outbox, services, tokens
+from compliance.alerts import mailer, outbox, services, tokens
 from compliance.alerts.forms import CADENCE_LABELS, ButtonForm, SubscriptionForm
 from compliance.alerts.models import AlertSubscription
 from compliance.auth.access import require
@@ -199,7 +199,24 @@ def admin() -> ResponseReturnValue:
         form=form,
         button=ButtonForm(),
         cadences=CADENCE_LABELS,
+        transport=services.transport_description(),
     )
+
+
+@bp.route("/admin/test-message", methods=["POST"])
+@require(Permission.ADMIN_ALERTS)
+def test_message() -> ResponseReturnValue:
+    """Send a test e-mail to the admin, straight away, and say what happened."""
+    if not ButtonForm().validate_on_submit():
+        abort(400, "The form expired; reload the page and try again.")
+    try:
+        where = services.send_test_message(current_user, actor=current_actor())
+    except (mailer.DeliveryFailure, ValueError) as error:
+        reason = error.reason if isinstance(error, mailer.DeliveryFailure) else str(error)
+        flash(f"The test message was not sent: {reason}", "danger")
+    else:
+        flash(f"Test message sent to {current_user.email} through {where}.", "success")
+    return redirect(url_for("alerts.admin"), 303)
 
 
 @bp.route("/admin/team-lists", methods=["POST"])

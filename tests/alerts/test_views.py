@@ -340,3 +340,29 @@ def test_a_malformed_smtp_url_fails_clearly_and_claims_nothing(
     assert "hunter2" not in result.output + str(result.exception)
     with app.app_context():
         assert db.session.scalars(select(AlertMessage.state)).all() == ["queued"]
+
+
+def test_an_admin_sees_where_mail_goes_and_sends_a_test_message(
+    app: Flask, client: Any, login: Any, smtp_server: Any
+) -> None:
+    login("admin", email="root@example.org")
+    app.config.update(smtp_server.config)
+
+    page = client.get("/alerts/admin").get_data(as_text=True)
+    sent = client.post(
+        "/alerts/admin/test-message",
+        data={"csrf_token": csrf_token(client, "/alerts/admin")},
+        follow_redirects=True,
+    )
+    smtp_server.stop()
+    down = client.post(
+        "/alerts/admin/test-message",
+        data={"csrf_token": csrf_token(client, "/alerts/admin")},
+        follow_redirects=True,
+    )
+
+    assert f"SMTP 127.0.0.1:{smtp_server.port}" in page
+    assert "Test message sent to root@example.org" in sent.get_data(as_text=True)
+    [message] = smtp_server.messages
+    assert message["To"] == "root@example.org" and message["Message-ID"]
+    assert "The test message was not sent" in down.get_data(as_text=True)
