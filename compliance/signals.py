@@ -25,6 +25,9 @@ feed_source_flagged = _signals.signal("feed-source-flagged")
 review_opened = _signals.signal("review-opened")
 #: sender: the ChangeReview that reached "action-required"; kwargs: actor (an Actor).
 review_action_required = _signals.signal("review-action-required")
+#: sender: the ChangeReview an officer changed (state, assignee, due date, decision, note);
+#: kwargs: actor (an Actor).
+review_changed = _signals.signal("review-changed")
 
 # -- sent inside the writing transaction -------------------------------------------------------
 # Receivers of these add rows to db.session and never commit: what they write stands or falls

@@ -697,7 +697,7 @@ def openapi_document() -> JSON:
 
 # -- search (compliance/search) ----------------------------------------------------------------
 
-_SEARCH_KINDS = ("regulation", "obligation", "control")
+_SEARCH_KINDS = ("regulation", "obligation", "control", "feed-entry", "review")
 _FACET_VALUE: JSON = _object(
     {
         "value": {**STRING, "description": "The value to pass back as a filter."},
@@ -714,9 +714,16 @@ SCHEMAS.update(
                 "kind": _enum(_SEARCH_KINDS),
                 "title": STRING,
                 "ref": {**STRING, "description": "Pinpoint citation, citation or control code."},
-                "context": {**STRING, "description": "Instrument, jurisdiction or owner team."},
+                "context": {
+                    **STRING,
+                    "description": "Instrument, jurisdiction, owner team or feed.",
+                },
                 "score": {"type": "number", "description": "Relevance; higher ranks first."},
-                "url": {**STRING, "description": "The API resource of the hit."},
+                "url": {
+                    **STRING,
+                    "description": "The API resource of the hit (a feed entry, which has none: "
+                    "its web page).",
+                },
                 "jurisdiction": {"type": ["string", "null"]},
                 "status": {"type": ["string", "null"]},
                 "topics": STRINGS,
@@ -726,6 +733,11 @@ SCHEMAS.update(
                         "summary": {**STRING, "description": "HTML snippet, matches in <mark>."},
                     }
                 ),
+                "applicability": {
+                    "enum": ["applies", "needs-judgement", None],
+                    "description": "With ?profile=: whether the obligation applies to the "
+                    "profile or needs judgement; null otherwise.",
+                },
             },
             "One search result.",
         ),
@@ -751,6 +763,13 @@ SCHEMAS.update(
                     "type": ["string", "null"],
                     "description": "Set when nothing matched and the suggestion was run instead.",
                 },
+                "profile": {
+                    "oneOf": [
+                        _object({"id": {**INTEGER, "minimum": 1}, "name": STRING}),
+                        {"type": "null"},
+                    ],
+                    "description": "The service profile obligations were limited to, if any.",
+                },
             },
             "One page of search results with facet counts.",
         ),
@@ -762,12 +781,13 @@ PATHS.update(
         "/search": {
             "get": _operation(
                 "search",
-                "Search instruments, obligations and controls (a manager finds only their "
-                "team's controls)",
+                "Search instruments, obligations, controls, feed entries and change reviews (a "
+                "manager finds only their team's controls; reviews need read-reviews, feed "
+                "entries read-feeds)",
                 Permission.READ_CATALOGUE,
                 {
                     "200": _ok("SearchResults", "Hits, highlights and facet counts."),
-                    **_errors(422),
+                    **_errors(404, 422),
                     "503": {"$ref": "#/components/responses/Unavailable"},
                 },
                 parameters=[
@@ -782,12 +802,19 @@ PATHS.update(
                     _query("topic", STRING, "A topic slug (a control's domain for controls)."),
                     _query(
                         "status",
-                        _enum(STATUSES + CONTROL_STATUSES),
-                        "Instrument or control status.",
+                        _enum(STATUSES + CONTROL_STATUSES + REVIEW_STATES),
+                        "Instrument or control status, or a review's state.",
                     ),
                     _query("type", _enum(INSTRUMENT_TYPES), "Instrument type."),
                     _query("kind", _enum(_SEARCH_KINDS), "Kind of document."),
                     _query("retired", {"type": "boolean", "default": False}, "Include retired."),
+                    _query(
+                        "profile",
+                        {**INTEGER, "minimum": 1},
+                        "A service profile's id: obligations are limited to those that apply to "
+                        "it or need judgement (each marked in applicability); other kinds are "
+                        "not limited. An unknown profile is a 404.",
+                    ),
                     _param("page"),
                     _param("per_page"),
                 ],

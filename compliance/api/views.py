@@ -241,11 +241,14 @@ def profile_applicability(user: User, profile_id: int) -> ResponseReturnValue:
 @bp.get("/search")
 @api_require(Permission.READ_CATALOGUE)
 def search(user: User) -> ResponseReturnValue:
-    """Full-text search; a manager's results hold only their own team's controls."""
+    """Full-text search; a manager's results hold only their own team's controls, and no role
+    finds reviews or feed entries it may not read."""
     wanted = search_services.SearchRequest.from_args(
         request.args, per_page=current_app.config["PAGE_SIZE"]
     )
-    results = search_services.search(wanted, team=visible_team(user))
+    results = search_services.search(
+        wanted, team=visible_team(user), hidden=search_services.hidden_kinds(user.role)
+    )
     return {
         "query": wanted.text,
         "searched": results.searched,
@@ -264,6 +267,11 @@ def search(user: User) -> ResponseReturnValue:
         "notices": results.notices,
         "suggestion": results.suggestion,
         "corrected_from": results.corrected_from,
+        "profile": (
+            {"id": results.profile.profile_id, "name": results.profile.name}
+            if results.profile is not None
+            else None
+        ),
     }
 
 
@@ -282,6 +290,7 @@ def _search_hit(hit: Any) -> dict[str, Any]:
         "status": stored.get("status") or None,
         "topics": list(stored.get("topics") or []),
         "highlights": {"title": str(hit.title_html), "summary": str(hit.snippet_html)},
+        "applicability": hit.applicability or None,
     }
 
 

@@ -262,6 +262,7 @@ def update_review(review_id: int, changes: ReviewChanges, *, actor: Actor) -> Ch
         db.session.flush()
         signals.review_requiring_action.send(review, actor=actor)
     db.session.commit()
+    signals.review_changed.send(review, actor=actor)
     if moved_to_action:
         signals.review_action_required.send(review, actor=actor)
     return review

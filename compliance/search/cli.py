@@ -8,6 +8,7 @@ import sys
 import click
 from flask.cli import AppGroup
 
+from compliance.applicability import services as applicability
 from compliance.errors import ComplianceError
 from compliance.search import services
 from compliance.search.documents import SearchDocument
@@ -57,12 +58,23 @@ def check(repair: bool) -> None:
 @click.argument("text", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.option("--jurisdiction", default="", help="Only this jurisdiction (and those below it).")
-@click.option("--kind", default="", help="regulation, obligation or control.")
+@click.option("--kind", default="", help="regulation, obligation, control, feed-entry or review.")
 @click.option("--page", default=1, type=click.IntRange(1))
-def query(text: tuple[str, ...], as_json: bool, jurisdiction: str, kind: str, page: int) -> None:
+@click.option(
+    "--profile",
+    "profile",
+    default="",
+    metavar="ID",
+    help="Only the obligations that concern this service profile (its id, or its name).",
+)
+def query(
+    text: tuple[str, ...], as_json: bool, jurisdiction: str, kind: str, page: int, profile: str
+) -> None:
     """Search as an officer would, e.g. `flask search query "age verification UK"`."""
     args = {"q": " ".join(text), "jurisdiction": jurisdiction, "kind": kind, "page": str(page)}
     try:
+        if profile:
+            args["profile"] = str(applicability.find_profile(profile).id)
         request = services.SearchRequest.from_args(args, per_page=10)
         results = services.search(request, team=None)
     except ComplianceError as error:
@@ -78,9 +90,12 @@ def query(text: tuple[str, ...], as_json: bool, jurisdiction: str, kind: str, pa
     elif results.suggestion:
         click.echo(f"Did you mean: {results.suggestion}")
     click.echo(f"{results.total} result(s)")
+    if results.profile is not None:
+        click.echo(f"Obligations limited to what concerns the profile {results.profile.name}.")
     for number, hit in enumerate(results.hits, start=(page - 1) * 10 + 1):
         label = f"{hit.context} {hit.ref}".strip()
-        click.echo(f"{number:>3}. [{hit.kind}] {hit.title}  ({label})  {hit.score:.2f}")
+        judgement = "  [needs judgement]" if hit.applicability == "needs-judgement" else ""
+        click.echo(f"{number:>3}. [{hit.kind}] {hit.title}  ({label})  {hit.score:.2f}{judgement}")
 
 
 def results_json(results: services.SearchResults) -> dict[str, object]:
@@ -97,9 +112,11 @@ def results_json(results: services.SearchResults) -> dict[str, object]:
                 "ref": hit.ref,
                 "context": hit.context,
                 "score": hit.score,
+                "applicability": hit.applicability or None,
             }
             for hit in results.hits
         ],
+        "profile": results.profile.profile_id if results.profile is not None else None,
         "facets": {
             name: {value.value: value.count for value in values}
             for name, values in results.facets.items()

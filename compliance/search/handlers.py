@@ -9,7 +9,8 @@ from compliance.search import services
 
 
 def on_catalogue_loaded(report: Any, **_: Any) -> None:
-    # A load may touch thousands of rows; comparing content hashes finds exactly which.
+    # A load may touch thousands of rows; comparing content hashes finds exactly which. That
+    # includes feed entries and reviews, which carry their instruments' places and topics.
     services.sync_index()
 
 
@@ -17,7 +18,21 @@ def on_control_changed(control: Any, **_: Any) -> None:
     services.index_rows([control])
 
 
+def on_feed_entry_added(entry: Any, action: str = "added", **_: Any) -> None:
+    # A revised entry changes its review's words too; a new entry's review, if the poll
+    # opened one, is indexed on review_opened.
+    reviews = services.reviews_of([entry]) if action == "revised" else []
+    services.index_rows([entry, *reviews])
+
+
+def on_review_changed(review: Any, **_: Any) -> None:
+    services.index_rows([review])
+
+
 def connect() -> None:
     """Connect the receivers (weakly held by blinker, so they are module functions)."""
     signals.catalogue_loaded.connect(on_catalogue_loaded)
     signals.control_changed.connect(on_control_changed)
+    signals.feed_entry_added.connect(on_feed_entry_added)
+    signals.review_opened.connect(on_review_changed)
+    signals.review_changed.connect(on_review_changed)

@@ -20,6 +20,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -187,6 +188,15 @@ def _places(
 
 def read_synonyms(path: Path = SYNONYMS_FILE) -> dict[str, Any]:
     """The synonyms file: {"groups": [[phrase, ...], ...], "places": {code: [name, ...]}}."""
+    stat = path.stat()
+    data = _read_synonyms(path, stat.st_mtime_ns, stat.st_size)
+    return {"groups": list(data["groups"]), "places": dict(data["places"])}
+
+
+@lru_cache(maxsize=8)
+def _read_synonyms(path: Path, mtime_ns: int, size: int) -> dict[str, Any]:
+    # Parsed once per version of the file: the vocabulary is rebuilt after every index write,
+    # and parsing the YAML was most of that.
     data = read_plain(path) or {}
     return {"groups": list(data.get("groups") or []), "places": dict(data.get("places") or {})}
 

@@ -1,66 +1,92 @@
 """Search use cases: query the index, keep it in step with the database, check and repair it.
 
-The index is a derived cache (design.md, principle 1): the database is the truth, and every
-function here that writes the index can be re-run at any time without losing anything.
+The index is a derived cache (design.md, principle 1): the database is the truth. Searching
+is here; keeping the index in step is in upkeep.py, and reached through this module, the
+only one other domains call.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 from math import ceil
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app
 from markupsafe import Markup, escape
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import select
 
+from compliance.auth.roles import Permission, role_can
 from compliance.catalogue.models import (
     INSTRUMENT_TYPES,
     LEVELS,
     STATUSES,
     Jurisdiction,
-    Obligation,
-    Regulation,
     Topic,
 )
-from compliance.clock import utcnow
 from compliance.errors import ComplianceError, Invalid
 from compliance.extensions import db
-from compliance.mapping.models import CONTROL_STATUSES, Control
-from compliance.search import documents
-from compliance.search.documents import KIND_LABELS, KINDS, SearchDocument
+from compliance.mapping.models import CONTROL_STATUSES
+from compliance.reviews.models import STATES as REVIEW_STATES
+from compliance.search.documents import KIND_LABELS, KIND_PLURALS, KINDS
 from compliance.search.index import (
     FACET_FIELDS,
     Found,
     Hit,
-    IndexBusy,
     IndexUnavailable,
     Scope,
     SearchIndex,
     Segments,
     analyse,
 )
+from compliance.search.profiles import ProfileScope, profile_scope
 from compliance.search.query import Query, Vocabulary, parse, with_corrections
+from compliance.search.upkeep import (
+    EXTENSION,
+    IndexReport,
+    all_documents,
+    check_index,
+    count_documents,
+    index_rows,
+    rebuild_index,
+    reviews_of,
+    search_index,
+    sync_index,
+)
+
+__all__ = [  # what other domains, the CLI and the views call
+    "IndexReport",
+    "SearchRequest",
+    "SearchResults",
+    "SearchUnavailable",
+    "all_documents",
+    "check_index",
+    "count_documents",
+    "hidden_kinds",
+    "index_rows",
+    "rebuild_index",
+    "reviews_of",
+    "search",
+    "search_index",
+    "sync_index",
+]
 
 log = logging.getLogger(__name__)
 
-EXTENSION = "compliance.search"
 MAX_PER_PAGE = 100
-WRITE_TIMEOUT_SECONDS = 2.0  # how long a request waits for another process's index write
-BATCH = 1000  # rows read from the database at a time when building documents
-PARALLEL_REBUILD_FROM = 5000  # documents; below this, starting worker processes costs more
 FACETS = tuple(FACET_FIELDS)
 # Enumerated filters are checked; jurisdiction and topic are open vocabularies.
 FILTER_CHOICES: dict[str, tuple[str, ...]] = {
     "kind": KINDS,
     "level": LEVELS,
-    "status": STATUSES + CONTROL_STATUSES,
+    "status": STATUSES + CONTROL_STATUSES + REVIEW_STATES,
     "type": INSTRUMENT_TYPES,
+}
+# A kind of document is found only by roles that may open its page (compliance/auth/roles.py).
+KIND_PERMISSIONS: dict[str, tuple[Permission, ...]] = {
+    "review": (Permission.READ_REVIEWS,),
+    "feed-entry": (Permission.READ_FEEDS, Permission.READ_REVIEWS),
 }
 
 
@@ -68,14 +94,13 @@ class SearchUnavailable(ComplianceError):
     status_code = 503
 
 
-def search_index() -> SearchIndex:
-    """This app's index, opened once per process."""
-    state = current_app.extensions.setdefault(EXTENSION, {})
-    directory = current_app.config["SEARCH_INDEX_DIR"]
-    index = state.get("index")
-    if not isinstance(index, SearchIndex) or str(index.directory) != str(directory):
-        index = state["index"] = SearchIndex(directory)
-    return index
+def hidden_kinds(role: str) -> tuple[str, ...]:
+    """The kinds of document a role must never find: no hit, no count, no suggestion."""
+    return tuple(
+        kind
+        for kind, needed in KIND_PERMISSIONS.items()
+        if not all(role_can(role, permission) for permission in needed)
+    )
 
 
 # -- searching ----------------------------------------------------------------------------------
@@ -88,10 +113,12 @@ class SearchRequest:
     page: int = 1
     per_page: int = 25
     include_retired: bool = False
+    profile: int | None = None  # a service profile: only the obligations that concern it
 
     @classmethod
     def from_args(cls, args: Any, *, per_page: int) -> SearchRequest:
-        """Read ?q=&jurisdiction=&level=&topic=&status=&type=&kind=&page=&per_page=&retired=.
+        """Read ?q=&jurisdiction=&level=&topic=&status=&type=&kind=&page=&per_page=&retired=
+        &profile=.
 
         Raises Invalid naming each bad value; a filter may be repeated to allow several values.
         """
@@ -114,12 +141,13 @@ class SearchRequest:
                 filters[name] = tuple(dict.fromkeys(values))
         page = _whole(args.get("page"), "page", 1, problems)
         size = min(_whole(args.get("per_page"), "per_page", per_page, problems), MAX_PER_PAGE)
+        profile = _profile_id(args.get("profile"), problems)
         if problems:
             raise Invalid(
                 "Unknown search parameter: " + "; ".join(problems) + ".", details=problems
             )
         retired = str(args.get("retired", "")).lower() in ("1", "true", "yes", "on")
-        return cls(str(args.get("q") or ""), filters, page, size, retired)
+        return cls(str(args.get("q") or ""), filters, page, size, retired, profile)
 
     def as_args(self) -> dict[str, Any]:
         args: dict[str, Any] = {name: list(values) for name, values in self.filters.items()}
@@ -127,7 +155,19 @@ class SearchRequest:
             args["q"] = self.text
         if self.include_retired:
             args["retired"] = "1"
+        if self.profile is not None:
+            args["profile"] = str(self.profile)
         return args
+
+
+def _profile_id(raw: Any, problems: list[str]) -> int | None:
+    text = str(raw or "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or not 1 <= int(text) < 2**31:
+        problems.append("profile must be the id of a service profile (a whole number)")
+        return None
+    return int(text)
 
 
 def _whole(raw: Any, name: str, default: int, problems: list[str]) -> int:
@@ -146,18 +186,23 @@ class SearchHit:
     doc_id: str
     title: str
     ref: str
-    context: str  # the instrument of an obligation, the jurisdiction of an instrument, a team
+    context: str  # an obligation's instrument, an instrument's jurisdiction, a team, a feed
     score: float
     title_html: Markup
     snippet_html: Markup
     stored: dict[str, Any]
+    # With a profile: "applies" or "needs-judgement" for an obligation, else "".
+    applicability: str = ""
 
     @property
     def kind_label(self) -> str:
         return KIND_LABELS.get(self.kind, self.kind)
 
     def link(self, api: bool = False) -> tuple[str, dict[str, Any]]:
-        """The endpoint and arguments of this hit's page (or its API resource)."""
+        """The endpoint and arguments of this hit's page (or its API resource).
+
+        A feed entry has no API resource of its own: the API links its web page.
+        """
         stored = self.stored
         if self.kind == "obligation":
             endpoint = "api.obligation" if api else "catalogue.obligation"
@@ -165,6 +210,11 @@ class SearchHit:
         if self.kind == "control":
             endpoint = "api.control" if api else "mapping.control"
             return endpoint, {"control_id": int(stored["control_id"])}
+        if self.kind == "review":
+            endpoint = "api.review" if api else "reviews.detail"
+            return endpoint, {"review_id": int(stored["review_id"])}
+        if self.kind == "feed-entry":
+            return "feeds.entry", {"entry_id": int(stored["entry_id"])}
         return ("api.regulation" if api else "catalogue.regulation"), {"slug": stored["slug"]}
 
 
@@ -186,23 +236,30 @@ class SearchResults:
     notices: list[str]
     suggestion: str | None  # "did you mean"
     corrected_from: str | None  # set when the results are for the suggestion instead
+    profile: ProfileScope | None = None  # the service profile the obligations are limited to
 
     @property
     def pages(self) -> int:
         return ceil(self.total / self.request.per_page) if self.total else 0
 
 
-def search(request: SearchRequest, *, team: str | None) -> SearchResults:
+def search(
+    request: SearchRequest, *, team: str | None, hidden: tuple[str, ...] = ()
+) -> SearchResults:
     """Search everything the asker may see; team=None sees every control, else only that team's.
 
+    hidden names kinds of document the asker may not see at all (hidden_kinds(role)).
+
     Never fails on what was typed: unreadable syntax becomes words and a notice. Raises
-    SearchUnavailable when the index itself cannot be read.
+    SearchUnavailable when the index itself cannot be read, and NotFound for an unknown
+    service profile.
     """
     index = search_index()
+    profile = profile_scope(request.profile) if request.profile is not None else None
     try:
         vocabulary = _vocabulary(index)
         query = parse(request.text, vocabulary)
-        scope = _scope(request, query, team)
+        scope = _scope(request, query, team, hidden, profile)
         offset = (request.page - 1) * request.per_page
         found = index.search(query, scope, offset=offset, limit=request.per_page)
         notices = list(query.notices)
@@ -228,16 +285,23 @@ def search(request: SearchRequest, *, team: str | None) -> SearchResults:
     return SearchResults(
         request=request,
         searched=searched.text,
-        hits=[_hit(hit) for hit in found.hits],
+        hits=[_hit(hit, profile) for hit in found.hits],
         total=found.total,
         facets=_facets(found, scope),
         notices=notices,
         suggestion=suggestion if suggestion != query.text else None,
         corrected_from=corrected_from,
+        profile=profile,
     )
 
 
-def _scope(request: SearchRequest, query: Query, team: str | None) -> Scope:
+def _scope(
+    request: SearchRequest,
+    query: Query,
+    team: str | None,
+    hidden: tuple[str, ...],
+    profile: ProfileScope | None,
+) -> Scope:
     filters = {name: list(values) for name, values in request.filters.items()}
     for name, values in query.filters.items():
         filters.setdefault(name, []).extend(values)
@@ -245,6 +309,8 @@ def _scope(request: SearchRequest, query: Query, team: str | None) -> Scope:
         filters={name: tuple(dict.fromkeys(values)) for name, values in filters.items()},
         team=team,
         include_retired=request.include_retired,
+        hidden_kinds=hidden,
+        limits={"obligation": profile.document_ids} if profile is not None else {},
     )
 
 
@@ -256,7 +322,7 @@ def highlight_html(segments: Segments) -> Markup:
     )
 
 
-def _hit(hit: Hit) -> SearchHit:
+def _hit(hit: Hit, profile: ProfileScope | None = None) -> SearchHit:
     stored = hit.stored
     title = str(stored.get("title", "")).replace("\n", " · ")
     title_pieces = [(text.replace("\n", " · "), on) for text, on in hit.highlights["title"]]
@@ -270,11 +336,16 @@ def _hit(hit: Hit) -> SearchHit:
         title_html=highlight_html(title_pieces) if title_pieces else escape(title),
         snippet_html=highlight_html(hit.highlights["summary"]),
         stored=stored,
+        applicability=(
+            profile.outcome(int(stored["obligation_id"]))
+            if profile is not None and stored.get("obligation_id") is not None
+            else ""
+        ),
     )
 
 
 def _facets(found: Found, scope: Scope) -> dict[str, list[FacetValue]]:
-    labels = _labels()
+    labels = _cached("labels", _labels)
     facets = {}
     for name in FACETS:
         chosen = set(scope.filters.get(name, ()))
@@ -300,153 +371,38 @@ def _labels() -> dict[str, dict[str, str]]:
     return {
         "jurisdiction": {code: f"{code} · {name}" for code, name in jurisdictions},
         "topic": {str(slug): str(name) for slug, name in topics},
-        "kind": {kind: f"{label}s" for kind, label in KIND_LABELS.items()},
+        "kind": dict(KIND_PLURALS),
     }
 
 
 def _vocabulary(index: SearchIndex) -> Vocabulary:
-    """Aliases and places for the parser, rebuilt whenever the index changes."""
+    """Aliases and places for the parser, rebuilt when an instrument's document changes."""
     state = current_app.extensions.setdefault(EXTENSION, {})
-    key = index.generation_key()
+    version, names = index.instrument_names()
     cached = state.get("vocabulary")
-    if cached is not None and cached[0] == key:
+    if cached is not None and cached[0] == version:
         return cached[1]  # type: ignore[no-any-return]
     jurisdictions = dict(db.session.execute(select(Jurisdiction.code, Jurisdiction.name)).all())
-    vocabulary = Vocabulary.build(
-        analyse, aliases=index.instrument_names(), jurisdictions=jurisdictions
-    )
-    state["vocabulary"] = (key, vocabulary)
+    vocabulary = Vocabulary.build(analyse, aliases=names, jurisdictions=jurisdictions)
+    state["vocabulary"] = (version, vocabulary)
     return vocabulary
 
 
-# -- keeping the index in step ---------------------------------------------------------------
+T = TypeVar("T")
 
 
-def all_documents() -> Iterator[SearchDocument]:
-    """Every searchable row as an index document, read in batches."""
-    regulations = select(Regulation).options(
-        selectinload(Regulation.jurisdiction).selectinload(Jurisdiction.parent),
-        selectinload(Regulation.regulator),
-        selectinload(Regulation.topics),
-    )
-    for regulation in db.session.scalars(regulations.order_by(Regulation.id)):
-        yield documents.regulation_document(regulation)
-    ids = list(db.session.scalars(select(Obligation.id).order_by(Obligation.id)))
-    for start in range(0, len(ids), BATCH):
-        batch = select(Obligation).where(Obligation.id.in_(ids[start : start + BATCH]))
-        batch = batch.options(
-            selectinload(Obligation.regulation).selectinload(Regulation.jurisdiction),
-            selectinload(Obligation.topics),
-        )
-        for obligation in db.session.scalars(batch.order_by(Obligation.id)):
-            yield documents.obligation_document(obligation)
-        db.session.expunge_all()  # keep memory flat on a large catalogue
-    for control in db.session.scalars(select(Control).order_by(Control.id)):
-        yield documents.control_document(control)
+def _cached(name: str, build: Callable[[], T]) -> T:
+    """What build() returns, kept until the index next changes.
 
-
-def count_documents() -> int:
-    """How many documents a rebuild writes (for its progress bar)."""
-    models = (Regulation.id, Obligation.id, Control.id)
-    return sum(db.session.scalar(select(func.count(column))) or 0 for column in models)
-
-
-def rebuild_index(on_document: Callable[[SearchDocument], None] | None = None) -> int:
-    """Recreate the index from the database; searches go on against the old one meanwhile."""
-    index = search_index()
-    started = utcnow() - timedelta(seconds=1)  # clocks of other writers may lag a little
-    written = index.rebuild(all_documents(), procs=_rebuild_procs(), on_document=on_document)
-    # Rows written while the new index was being built went to the old one: bring them over.
-    changed: list[Control | Obligation | Regulation] = []
-    for model in (Regulation, Obligation, Control):
-        changed += db.session.scalars(select(model).where(model.updated_at >= started))
-    if changed:
-        index_rows(changed)
-    return written
-
-
-@dataclass(frozen=True)
-class IndexReport:
-    indexed: int
-    expected: int
-    missing: list[str]  # in the database, not in the index
-    stale: list[str]  # in both, but the index holds an older version
-    extra: list[str]  # in the index, no longer in the database
-    problem: str = ""  # the index could not be read at all
-    repaired: bool = False
-
-    @property
-    def in_step(self) -> bool:
-        return not (self.missing or self.stale or self.extra or self.problem)
-
-
-def check_index(*, repair: bool = False) -> IndexReport:
-    """Compare the index with the database; with repair, make the index match."""
-    index = search_index()
-    expected = {document.id: document for document in all_documents()}
-    try:
-        if not index.is_current_schema():
-            raise IndexUnavailable("The index was built by an older version; it needs a rebuild.")
-        indexed = index.stored_hashes()
-    except IndexUnavailable as error:
-        report = IndexReport(0, len(expected), sorted(expected), [], [], problem=str(error))
-        if repair:
-            index.rebuild(expected.values())
-            return IndexReport(**{**report.__dict__, "repaired": True})
-        return report
-    missing = sorted(doc_id for doc_id in expected if doc_id not in indexed)
-    stale = sorted(
-        doc_id
-        for doc_id, document in expected.items()
-        if doc_id in indexed and indexed[doc_id] != document.content_hash
-    )
-    extra = sorted(doc_id for doc_id in indexed if doc_id not in expected)
-    report = IndexReport(len(indexed), len(expected), missing, stale, extra)
-    if repair and not report.in_step:
-        if len(missing) + len(stale) > max(1000, len(expected) // 2):
-            index.rebuild(expected.values())  # a fresh build beats that many updates
-        else:
-            changed = [expected[doc_id] for doc_id in missing + stale]
-            index.apply(changed, extra, timeout=WRITE_TIMEOUT_SECONDS * 15)
-        report = IndexReport(**{**report.__dict__, "repaired": True})
-    return report
-
-
-def index_rows(rows: Iterable[Control | Obligation | Regulation]) -> None:
-    """Update the index for rows just committed; a failure is logged, never raised.
-
-    The user's write has already succeeded; a busy or broken index must not undo it or turn
-    it into an error page. `flask search check --repair` (run nightly) brings the index back.
+    Instrument, jurisdiction and topic names are written into the documents that carry them,
+    so renaming one changes the index too. (A jurisdiction that only stands above others, with
+    no instrument of its own, keeps its old facet label until the index next changes.)
     """
-    builders: dict[type, Callable[[Any], SearchDocument]] = {
-        Control: documents.control_document,
-        Obligation: documents.obligation_document,
-        Regulation: documents.regulation_document,
-    }
-    try:
-        changed = [builders[type(row)](row) for row in rows]
-        search_index().apply(changed, [], timeout=_write_timeout())
-    except IndexBusy as error:
-        log.warning("search index not updated (%s); the nightly check will repair it", error)
-    except Exception:
-        log.exception("search index not updated; run `flask search check --repair`")
-
-
-def sync_index() -> IndexReport | None:
-    """Bring the index in step after a bulk change (a catalogue load); never raises."""
-    try:
-        return check_index(repair=True)
-    except Exception:
-        log.exception("search index not synchronised; run `flask search check --repair`")
-        return None
-
-
-def _rebuild_procs() -> int:
-    """Worker processes for a rebuild: two on a multi-core host once the catalogue is big."""
-    if count_documents() < PARALLEL_REBUILD_FROM or (os.cpu_count() or 1) < 2:
-        return 1
-    return int(current_app.config.get("SEARCH_REBUILD_PROCS", 2))
-
-
-def _write_timeout() -> float:
-    return float(current_app.config.get("SEARCH_WRITE_TIMEOUT_SECONDS", WRITE_TIMEOUT_SECONDS))
+    state = current_app.extensions.setdefault(EXTENSION, {})
+    key = search_index().generation_key()
+    cached = state.get(name)
+    if cached is not None and cached[0] == key:
+        return cached[1]  # type: ignore[no-any-return]
+    value = build()
+    state[name] = (key, value)
+    return value

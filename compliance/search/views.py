@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_sqlalchemy.pagination import Pagination
 
+from compliance.applicability import services as applicability
 from compliance.auth.access import require
 from compliance.auth.roles import Permission, role_can
 from compliance.errors import Invalid
@@ -48,14 +49,20 @@ def visible_team() -> str | None:
 @bp.route("/")
 @require(Permission.READ_CATALOGUE)
 def index() -> ResponseReturnValue:
-    """Search instruments, obligations and controls; narrow by facet."""
+    """Search instruments, obligations, controls, feed entries and reviews; narrow by facet.
+
+    ?profile=<id> limits obligations to those that concern that service profile (an unknown
+    profile is a 404, as on the API).
+    """
     per_page = current_app.config["PAGE_SIZE"]
     try:
         search_request = services.SearchRequest.from_args(request.args, per_page=per_page)
     except Invalid as error:
         flash(f"{error.message} Those filters were ignored.", "warning")
         search_request = services.SearchRequest(text=request.args.get("q", "")[:2000])
-    results = services.search(search_request, team=visible_team())
+    results = services.search(
+        search_request, team=visible_team(), hidden=services.hidden_kinds(current_user.role)
+    )
     page = ResultPage(
         page=search_request.page,
         per_page=search_request.per_page,
@@ -70,4 +77,5 @@ def index() -> ResponseReturnValue:
         facet_titles=FACET_TITLES,
         examples=EXAMPLES,
         fields=FILTER_FIELDS,
+        profiles=applicability.list_profiles(),
     )
