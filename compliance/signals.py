@@ -5,9 +5,29 @@ Receivers live in each domain's handlers.py; senders never know who listens.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from blinker import Namespace
 
 _signals = Namespace()
+
+#: sent before and after a run of signals from one unit of work (a feed fetch with dozens of
+#: entries and reviews), so receivers may gather them and act once, e.g. one index write.
+batch_started = _signals.signal("batch-started")
+batch_finished = _signals.signal("batch-finished")
+
+
+@contextmanager
+def batch(sender: object) -> Iterator[None]:
+    """Send the signals of one unit of work inside this block; receivers that gather them act
+    when it ends, even if a receiver failed on the way."""
+    batch_started.send(sender)
+    try:
+        yield
+    finally:
+        batch_finished.send(sender)
+
 
 #: sender: the CatalogueReport of a load that changed something.
 catalogue_loaded = _signals.signal("catalogue-loaded")

@@ -414,8 +414,9 @@ def store_fetched(fetched: Fetched, relevance: Relevance, rng: random.Random) ->
             log.exception("feeds: storing source %s failed", fetched.job.source_id)
             return PollOutcome(fetched.job.source_id, status="failed", error="storing failed")
         break
-    for name, sender, kwargs in outcome.signals:
-        getattr(signals, name).send(sender, **kwargs)
+    with signals.batch(fetched.job.source_id):
+        for name, sender, kwargs in outcome.signals:
+            getattr(signals, name).send(sender, **kwargs)
     # A cycle touches thousands of rows; left in the session, every later commit would expire
     # them all again (quadratic in the cycle's size). Receivers have had theirs by now.
     db.session.expunge_all()

@@ -259,3 +259,36 @@ def test_entries_stored_without_a_signal_are_found_by_the_check(app, changes):
         assert services.check_index().stale == [f"feed-entry:{entry_id}", f"review:{review_id}"]
         assert services.check_index(repair=True).repaired
         assert find("quietly").total == 2
+
+
+def test_one_fetch_is_indexed_in_one_write(app, loaded_catalogue, monkeypatch):
+    """A fetch's entries and the reviews they open reach the index in a single write (each
+    write is a commit and a new searcher), not one per row."""
+    from datetime import UTC, datetime
+
+    from compliance.feeds.parser import FeedItem
+    from compliance.search.index import SearchIndex
+    from tests.reviews.conftest import ingest_items
+
+    writes = []
+    original = SearchIndex.apply
+
+    def counting(self, upserts, deletes, *, timeout):
+        upserts = list(upserts)
+        writes.append(sorted(document.kind for document in upserts))
+        return original(self, upserts, deletes, timeout=timeout)
+
+    monkeypatch.setattr(SearchIndex, "apply", counting)
+    when = datetime(2026, 11, 3, tzinfo=UTC)
+    items = [
+        FeedItem("g1", "https://regulator.example/1", RELEVANT, "Notice and action.", when),
+        FeedItem("g2", "https://regulator.example/2", PLAIN, "Back on Monday.", when),
+        FeedItem("g3", "https://regulator.example/3", "Art. 15 DSA reports due", "", when),
+    ]
+
+    ingest_items(app, items)
+
+    assert len(writes) == 1
+    assert writes[0].count("feed-entry") == 3 and writes[0].count("review") >= 1
+    with app.app_context():
+        assert len(find("notice").hits) >= 1
