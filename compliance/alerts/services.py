@@ -573,27 +573,8 @@ def subscribe(user: User, data: SubscriptionInput, *, actor: Actor) -> AlertSubs
     problems = _check(data, team=user.team)
     if problems:
         raise Invalid("The subscription was not saved.", details=problems)
-    begin_write()
-    subscription = AlertSubscription(
-        kind="personal",
-        user_id=user.id,
-        team=user.team,
-        unsubscribe_nonce=secrets.token_hex(16),
-        created_by_id=actor.user_id,
-    )
-    _assign(subscription, data)
-    db.session.add(subscription)
-    db.session.flush()
-    record(
-        actor,
-        "alert.subscribed",
-        "alert_subscription",
-        subscription.id,
-        summary=subscription.label,
-        after=_snapshot(subscription),
-    )
-    db.session.commit()
-    return subscription
+    subscription = AlertSubscription(kind="personal", user_id=user.id, team=user.team)
+    return _create(subscription, data, summary="", actor=actor)
 
 
 def subscribe_team_list(data: SubscriptionInput, *, actor: Actor) -> AlertSubscription:
@@ -602,14 +583,20 @@ def subscribe_team_list(data: SubscriptionInput, *, actor: Actor) -> AlertSubscr
     problems = _check(data, team=data.team.strip())
     if problems:
         raise Invalid("The team list was not saved.", details=problems)
+    subscription = AlertSubscription(kind="team-list", address=address, team=data.team.strip())
+    return _create(subscription, data, summary=f"team list {address}", actor=actor)
+
+
+def _create(
+    subscription: AlertSubscription, data: SubscriptionInput, *, summary: str, actor: Actor
+) -> AlertSubscription:
+    """Save a checked new subscription with its scope, and audit it, in one unit of work.
+
+    summary: for the audit trail; empty means the subscription's label.
+    """
     begin_write()
-    subscription = AlertSubscription(
-        kind="team-list",
-        address=address,
-        team=data.team.strip(),
-        unsubscribe_nonce=secrets.token_hex(16),
-        created_by_id=actor.user_id,
-    )
+    subscription.unsubscribe_nonce = secrets.token_hex(16)
+    subscription.created_by_id = actor.user_id
     _assign(subscription, data)
     db.session.add(subscription)
     db.session.flush()
@@ -618,7 +605,7 @@ def subscribe_team_list(data: SubscriptionInput, *, actor: Actor) -> AlertSubscr
         "alert.subscribed",
         "alert_subscription",
         subscription.id,
-        summary=f"team list {address}",
+        summary=summary or subscription.label,
         after=_snapshot(subscription),
     )
     db.session.commit()
